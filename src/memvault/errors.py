@@ -1,0 +1,88 @@
+"""The exceptions memvault raises, one tree for every layer.
+
+    MemvaultError                     500 server_error
+    ├── InvalidRequest                400 invalid_request
+    │   └── ModelUnavailable          400 model_unavailable
+    ├── Unauthorized                  401 unauthorized
+    ├── NotFound                      404 not_found
+    │   ├── StoreNotFound
+    │   ├── MemoryNotFound
+    │   └── UpdateNotFound
+    ├── Conflict                      409 conflict
+    │   ├── StoreAlreadyExists
+    │   └── VersionConflict           (a compare-and-set lost the race)
+    └── ServiceUnavailable            503 service_unavailable
+
+Each class carries its HTTP status and a stable ``code``; each API face renders them in its own
+wire shape (see ``memvault.api``). Storage and engine code raise these and nothing else crosses a
+layer boundary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class MemvaultError(Exception):
+    status_code: int = 500
+    code: str = "server_error"
+    error_type: str = "server_error"
+
+    def __init__(self, message: str, *, param: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.details = details
+
+
+class InvalidRequest(MemvaultError):
+    status_code = 400
+    code = "invalid_request"
+    error_type = "invalid_request_error"
+
+
+class ModelUnavailable(InvalidRequest):
+    code = "model_unavailable"
+
+
+class Unauthorized(MemvaultError):
+    status_code = 401
+    code = "unauthorized"
+    error_type = "authentication_error"
+
+
+class NotFound(MemvaultError):
+    status_code = 404
+    code = "not_found"
+    error_type = "invalid_request_error"
+
+
+class StoreNotFound(NotFound):
+    pass
+
+
+class MemoryNotFound(NotFound):
+    pass
+
+
+class UpdateNotFound(NotFound):
+    pass
+
+
+class Conflict(MemvaultError):
+    status_code = 409
+    code = "conflict"
+    error_type = "invalid_request_error"
+
+
+class StoreAlreadyExists(Conflict):
+    pass
+
+
+class VersionConflict(Conflict):
+    code = "version_conflict"
+
+
+class ServiceUnavailable(MemvaultError):
+    status_code = 503
+    code = "service_unavailable"

@@ -1,0 +1,114 @@
+"""Every setting memvault reads, in one table.
+
+Each field is read from ``MEMVAULT_<NAME>`` (upper case) unless it names another variable in
+``validation_alias`` (the OpenAI / Azure OpenAI variables are the ones their own SDKs use).
+The README's settings table is generated from this class, and a test checks that it stays so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEMVAULT_", extra="ignore", frozen=True)
+
+    host: str = Field("127.0.0.1", description="Address `memvault serve` binds to.")
+    port: int = Field(8080, description="Port `memvault serve` listens on.")
+    data_dir: Path = Field(
+        Path("./.memvault"), description="Directory for the embedded SQLite database."
+    )
+    database_url: str | None = Field(
+        None,
+        description="Database to use. Default: `sqlite:///<data_dir>/memvault.db`.",
+    )
+    api_keys: str = Field(
+        "",
+        description=(
+            "Comma-separated API keys. When set, every request needs `Authorization: Bearer <key>`"
+            " or `api-key: <key>`. When empty, any token is accepted and the server binds to"
+            " loopback only."
+        ),
+    )
+    strict_models: bool = Field(
+        False,
+        description=(
+            "Refuse (400) a memory store whose chat or embedding model the server cannot reach,"
+            " instead of falling back to the local defaults."
+        ),
+    )
+    max_content_chars: int = Field(
+        10_000, description="Longest memory content accepted, in characters."
+    )
+    max_scope_chars: int = Field(2_048, description="Longest scope accepted, in characters.")
+    embedding_batch_size: int = Field(
+        64, description="Most texts embedded in one call of the embedding model."
+    )
+    embedding_threads: int = Field(
+        0, description="Threads for the local embedding model (0: one per core)."
+    )
+    vector_cache_mb: int = Field(
+        1_024,
+        description="Memory for the in-process vector index of the SQLite backend, in MiB.",
+    )
+    sqlite_synchronous: str = Field(
+        "FULL",
+        description="SQLite `synchronous` pragma: FULL (durable on power loss) or NORMAL.",
+    )
+    openai_api_key: str | None = Field(
+        None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "MEMVAULT_OPENAI_API_KEY"),
+        description="`OPENAI_API_KEY`: key for OpenAI or any OpenAI-compatible server.",
+    )
+    openai_base_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("OPENAI_BASE_URL", "MEMVAULT_OPENAI_BASE_URL"),
+        description="`OPENAI_BASE_URL`: base URL of an OpenAI-compatible server (Ollama, vLLM).",
+    )
+    azure_openai_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("AZURE_OPENAI_ENDPOINT", "MEMVAULT_AZURE_OPENAI_ENDPOINT"),
+        description="`AZURE_OPENAI_ENDPOINT`: an Azure OpenAI resource.",
+    )
+    azure_openai_api_key: str | None = Field(
+        None,
+        validation_alias=AliasChoices("AZURE_OPENAI_API_KEY", "MEMVAULT_AZURE_OPENAI_API_KEY"),
+        description="`AZURE_OPENAI_API_KEY`: key of that Azure OpenAI resource.",
+    )
+    openai_api_version: str = Field(
+        "2024-10-21",
+        validation_alias=AliasChoices("OPENAI_API_VERSION", "MEMVAULT_OPENAI_API_VERSION"),
+        description="`OPENAI_API_VERSION`: api-version sent to Azure OpenAI.",
+    )
+
+    @field_validator("sqlite_synchronous")
+    @classmethod
+    def _check_synchronous(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"FULL", "NORMAL", "EXTRA"}:
+            raise ValueError("must be FULL, NORMAL or EXTRA")
+        return value
+
+    @property
+    def api_key_list(self) -> list[str]:
+        return [key.strip() for key in self.api_keys.split(",") if key.strip()]
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'memvault.db'}"
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.openai_api_key or self.openai_base_url or self.azure_openai_endpoint)
+
+
+def env_name(field: str) -> str:
+    """The environment variable a user sets for ``field``."""
+    info = Settings.model_fields[field]
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"MEMVAULT_{field.upper()}"
