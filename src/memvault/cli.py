@@ -1,3 +1,88 @@
-"""Command line: `memvault` with no arguments serves."""
-def main() -> None:  # replaced below
-    raise SystemExit("not yet")
+"""The ``memvault`` command. With no subcommand it serves.
+
+Every option can also be set by its ``MEMVAULT_*`` variable (shown in ``--help``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import socket
+
+import click
+
+from memvault import __version__
+from memvault.settings import Settings
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address ``host`` resolves to is a loopback address."""
+    if host in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
+
+
+def _settings(**overrides: object) -> Settings:
+    values = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**values)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="memvault")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """memvault: self-hosted long-term memory for AI agents."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve)
+
+
+@cli.command()
+@click.option("--host", envvar="MEMVAULT_HOST", show_envvar=True, default=None,
+              help="Address to bind. [default: 127.0.0.1]")
+@click.option("--port", envvar="MEMVAULT_PORT", show_envvar=True, type=int, default=None,
+              help="Port to listen on. [default: 8080]")
+@click.option("--data-dir", envvar="MEMVAULT_DATA_DIR", show_envvar=True, default=None,
+              help="Directory of the embedded SQLite database. [default: ./.memvault]")
+@click.option("--log-level", envvar="MEMVAULT_LOG_LEVEL", show_envvar=True, default=None,
+              type=click.Choice(["debug", "info", "warning", "error"]), help="[default: info]")
+def serve(host: str | None, port: int | None, data_dir: str | None, log_level: str | None) -> None:
+    """Serve every API face (the default command)."""
+    import uvicorn
+
+    from memvault.api.app import create_app
+
+    settings = _settings(host=host, port=port, data_dir=data_dir, log_level=log_level)
+    log_level = settings.log_level
+    if not settings.api_key_list and not is_loopback(settings.host):
+        raise click.UsageError(
+            f"refusing to serve on {settings.host} with no API keys: anyone who can reach it"
+            " could read every memory. Set MEMVAULT_API_KEYS, or bind to 127.0.0.1."
+        )
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    click.echo(f"memvault {__version__} on http://{settings.host}:{settings.port}"
+               f" ({settings.resolved_database_url})", err=True)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        access_log=log_level == "debug",
+    )
+
+
+def main() -> None:
+    cli(auto_envvar_prefix="MEMVAULT")
+
+
+if __name__ == "__main__":
+    main()

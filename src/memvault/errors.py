@@ -2,7 +2,8 @@
 
     MemvaultError                     500 server_error
     ├── InvalidRequest                400 invalid_request
-    │   └── ModelUnavailable          400 model_unavailable
+    │   ├── ModelUnavailable          400 model_unavailable
+    │   └── MethodNotAllowed          405 method_not_allowed
     ├── Unauthorized                  401 unauthorized
     ├── NotFound                      404 not_found
     │   ├── StoreNotFound
@@ -43,6 +44,11 @@ class InvalidRequest(MemvaultError):
 
 class ModelUnavailable(InvalidRequest):
     code = "model_unavailable"
+
+
+class MethodNotAllowed(InvalidRequest):
+    status_code = 405
+    code = "method_not_allowed"
 
 
 class Unauthorized(MemvaultError):

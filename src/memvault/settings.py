@@ -18,6 +18,7 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address `memvault serve` binds to.")
     port: int = Field(8080, description="Port `memvault serve` listens on.")
+    log_level: str = Field("info", description="Log level: debug, info, warning or error.")
     data_dir: Path = Field(
         Path("./.memvault"), description="Directory for the embedded SQLite database."
     )
@@ -61,27 +62,27 @@ class Settings(BaseSettings):
     openai_api_key: str | None = Field(
         None,
         validation_alias=AliasChoices("OPENAI_API_KEY", "MEMVAULT_OPENAI_API_KEY"),
-        description="`OPENAI_API_KEY`: key for OpenAI or any OpenAI-compatible server.",
+        description="Key for OpenAI or any OpenAI-compatible server.",
     )
     openai_base_url: str | None = Field(
         None,
         validation_alias=AliasChoices("OPENAI_BASE_URL", "MEMVAULT_OPENAI_BASE_URL"),
-        description="`OPENAI_BASE_URL`: base URL of an OpenAI-compatible server (Ollama, vLLM).",
+        description="Base URL of an OpenAI-compatible server (Ollama, vLLM).",
     )
     azure_openai_endpoint: str | None = Field(
         None,
         validation_alias=AliasChoices("AZURE_OPENAI_ENDPOINT", "MEMVAULT_AZURE_OPENAI_ENDPOINT"),
-        description="`AZURE_OPENAI_ENDPOINT`: an Azure OpenAI resource.",
+        description="An Azure OpenAI resource.",
     )
     azure_openai_api_key: str | None = Field(
         None,
         validation_alias=AliasChoices("AZURE_OPENAI_API_KEY", "MEMVAULT_AZURE_OPENAI_API_KEY"),
-        description="`AZURE_OPENAI_API_KEY`: key of that Azure OpenAI resource.",
+        description="Key of that Azure OpenAI resource.",
     )
     openai_api_version: str = Field(
         "2024-10-21",
         validation_alias=AliasChoices("OPENAI_API_VERSION", "MEMVAULT_OPENAI_API_VERSION"),
-        description="`OPENAI_API_VERSION`: api-version sent to Azure OpenAI.",
+        description="api-version sent to Azure OpenAI.",
     )
 
     @field_validator("sqlite_synchronous")
@@ -112,3 +113,14 @@ def env_name(field: str) -> str:
     if isinstance(alias, AliasChoices):
         return str(alias.choices[0])
     return f"MEMVAULT_{field.upper()}"
+
+
+def settings_table() -> str:
+    """The Markdown table of every setting, as the README shows it."""
+    rows = ["| Variable | Default | What it does |", "|---|---|---|"]
+    for name, info in Settings.model_fields.items():
+        default = info.default
+        shown = "" if default in (None, "") else f"`{default}`"
+        rows.append(f"| `{env_name(name)}` | {shown} | {info.description} |")
+    return "\n".join(rows)
+

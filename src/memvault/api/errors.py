@@ -1,0 +1,97 @@
+"""Turning exceptions into responses, in the wire shape of the API face that was called.
+
+Every face registers a renderer for its path prefix; anything else gets the Foundry shape, which
+is also what the health and admin endpoints use.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+from memvault.errors import InvalidRequest, MemvaultError, MethodNotAllowed, NotFound, Unauthorized
+
+log = logging.getLogger(__name__)
+
+Renderer = Callable[[MemvaultError, str], dict[str, Any]]
+
+
+def request_id(request: Request) -> str:
+    """The caller's ``x-ms-client-request-id`` (the Azure SDK sends one), else a new id."""
+    return request.headers.get("x-ms-client-request-id") or uuid.uuid4().hex
+
+
+def foundry_error_body(error: MemvaultError, req_id: str) -> dict[str, Any]:
+    """``{"error": {code, message, param, type, details, additionalInfo}}`` (contract §3.3)."""
+    return {
+        "error": {
+            "code": error.code,
+            "message": error.message,
+            "param": error.param,
+            "type": error.error_type,
+            "details": [],
+            "additionalInfo": {"request_id": req_id},
+        }
+    }
+
+
+def render_error(request: Request, error: MemvaultError) -> JSONResponse:
+    """The error as a response in the shape of the face whose path prefix the request is under
+    (``app.state.error_renderers``: prefix -> renderer; the longest prefix wins)."""
+    req_id = request_id(request)
+    path = request.url.path
+    renderers: dict[str, Renderer] = getattr(request.app.state, "error_renderers", {})
+    renderer = foundry_error_body
+    for prefix in sorted(renderers, key=len, reverse=True):
+        if path.startswith(prefix):
+            renderer = renderers[prefix]
+            break
+    headers = {"x-request-id": req_id}
+    if isinstance(error, Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(renderer(error, req_id), status_code=error.status_code, headers=headers)
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+    first = exc.errors()[0] if exc.errors() else {}
+    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+    param = ".".join(location) or None
+    if first.get("type") == "json_invalid":
+        return "The request body is not valid JSON", None
+    if first.get("type") == "missing":
+        return f"'{param}' is required", param
+    message = first.get("msg", "invalid request")
+    return (f"'{param}': {message}" if param else message), param
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MemvaultError)
+    async def _memvault_error(request: Request, exc: MemvaultError) -> JSONResponse:
+        return render_error(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        message, param = _validation_message(exc)
+        return render_error(request, InvalidRequest(message, param=param))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            error: MemvaultError = NotFound(f"No route for {request.method} {request.url.path}")
+        elif exc.status_code == 405:
+            error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+        else:
+            error = InvalidRequest(str(exc.detail)) if exc.status_code < 500 else MemvaultError(str(exc.detail))
+        return render_error(request, error)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return render_error(request, MemvaultError("The server had an internal error"))

@@ -1,0 +1,190 @@
+"""Foundry Memory Store API under ``/api/projects/{project}`` (contract §4).
+
+Every success is 200 (the SDK raises on 201/204); ``:update_memories`` alone answers 202. Action
+routes (``{name}:action``) are declared before ``{name}`` so that a store route never swallows
+an action; store names cannot contain ``:``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from memvault.api.foundry import wire
+from memvault.engine.service import MemoryService
+from memvault.engine.validation import validate_name
+from memvault.models import Memory, MemoryStore, new_id
+
+router = APIRouter(prefix="/api/projects/{project}")
+
+
+def get_service(request: Request) -> MemoryService:
+    return request.app.state.service
+
+
+Service = Annotated[MemoryService, Depends(get_service)]
+Listing = Annotated[wire.ListQuery, Query()]
+
+
+async def _store(service: MemoryService, project: str, name: str) -> MemoryStore:
+    validate_name(project, "project")
+    return await service.get_store(project, name)
+
+
+def _memory_list(page: Any) -> dict[str, Any]:
+    return wire.list_json(page, wire.memory_json, lambda m: m.id)
+
+
+# -- stores ----------------------------------------------------------------------------------
+
+
+@router.post("/memory_stores")
+async def create_store(project: str, body: wire.CreateStoreIn, service: Service) -> dict:
+    definition = body.definition or wire.DefinitionIn()
+    options = (definition.options or wire.StoreOptionsIn()).to_options()
+    store = await service.create_store(
+        project,
+        body.name,
+        chat_model=definition.chat_model,
+        embedding_model=definition.embedding_model,
+        options=options,
+        description=body.description,
+        metadata=body.metadata,
+    )
+    return wire.store_json(store)
+
+
+@router.get("/memory_stores")
+async def list_stores(project: str, query: Listing, service: Service) -> dict:
+    validate_name(project, "project")
+    page = await service.list_stores(
+        project, limit=query.limit, order=query.order, after=query.after, before=query.before
+    )
+    return wire.list_json(page, wire.store_json, lambda s: s.id)
+
+
+@router.post("/memory_stores/{name}:search_memories")
+async def search_memories(project: str, name: str, body: wire.SearchIn, service: Service) -> dict:
+    store = await _store(service, project, name)
+    texts = wire.message_texts(body.items)
+    query = "\n".join(text for _, text in texts)
+    max_memories = body.options.max_memories if body.options else None
+    outcome = await service.search(store, body.scope, query, max_memories=max_memories)
+    return {
+        "search_id": new_id("search"),
+        "memories": [
+            {"memory_item": wire.memory_json(hit.memory), "score": round(hit.score, 6)}
+            for hit in outcome.memories
+        ],
+        "usage": wire.zero_usage(),
+    }
+
+
+@router.post("/memory_stores/{name}:delete_scope")
+async def delete_scope(project: str, name: str, body: wire.DeleteScopeIn, service: Service) -> dict:
+    store = await _store(service, project, name)
+    count = await service.delete_scope(store, body.scope)
+    return {
+        "object": "memory_store.scope.deleted",
+        "name": store.name,
+        "scope": body.scope,
+        "deleted": True,
+        "deleted_count": count,
+    }
+
+
+# -- items -----------------------------------------------------------------------------------
+
+
+@router.post("/memory_stores/{name}/items:list")
+async def list_memories(
+    project: str,
+    name: str,
+    query: Listing,
+    service: Service,
+    body: wire.ListMemoriesIn | None = None,
+    scope: str | None = None,
+    kind: str | None = None,
+) -> dict:
+    store = await _store(service, project, name)
+    page = await service.list_memories(
+        store,
+        (body.scope if body and body.scope is not None else scope),
+        kind=kind,
+        limit=query.limit,
+        order=query.order,
+        after=query.after,
+        before=query.before,
+    )
+    return _memory_list(page)
+
+
+@router.get("/memory_stores/{name}/items:list")
+async def list_memories_get(
+    project: str, name: str, query: Listing, service: Service, scope: str, kind: str | None = None
+) -> dict:
+    store = await _store(service, project, name)
+    page = await service.list_memories(
+        store,
+        scope,
+        kind=kind,
+        limit=query.limit,
+        order=query.order,
+        after=query.after,
+        before=query.before,
+    )
+    return _memory_list(page)
+
+
+@router.post("/memory_stores/{name}/items")
+async def create_memory(project: str, name: str, body: wire.CreateMemoryIn, service: Service) -> dict:
+    store = await _store(service, project, name)
+    memory = await service.add_memory(store, body.scope, body.kind, body.content)
+    return wire.memory_json(memory)
+
+
+@router.get("/memory_stores/{name}/items/{memory_id}")
+async def get_memory(project: str, name: str, memory_id: str, service: Service) -> dict:
+    store = await _store(service, project, name)
+    return wire.memory_json(await service.get_memory(store, memory_id))
+
+
+@router.post("/memory_stores/{name}/items/{memory_id}")
+async def update_memory(
+    project: str, name: str, memory_id: str, body: wire.UpdateMemoryIn, service: Service
+) -> dict:
+    store = await _store(service, project, name)
+    memory: Memory = await service.update_memory(store, memory_id, body.content)
+    return wire.memory_json(memory)
+
+
+@router.delete("/memory_stores/{name}/items/{memory_id}")
+async def delete_memory(project: str, name: str, memory_id: str, service: Service) -> dict:
+    store = await _store(service, project, name)
+    memory = await service.delete_memory(store, memory_id)
+    return {"object": "memory_store.item.deleted", "memory_id": memory.id, "deleted": True}
+
+
+# -- one store -------------------------------------------------------------------------------
+
+
+@router.get("/memory_stores/{name}")
+async def get_store(project: str, name: str, service: Service) -> dict:
+    return wire.store_json(await _store(service, project, name))
+
+
+@router.post("/memory_stores/{name}")
+async def update_store(project: str, name: str, body: wire.UpdateStoreIn, service: Service) -> dict:
+    validate_name(project, "project")
+    store = await service.update_store(
+        project, name, description=body.description, metadata=body.metadata
+    )
+    return wire.store_json(store)
+
+
+@router.delete("/memory_stores/{name}")
+async def delete_store(project: str, name: str, service: Service) -> dict:
+    store = await _store(service, project, name)
+    await service.delete_store(project, store.name)
+    return {"object": "memory_store.deleted", "name": store.name, "deleted": True}

@@ -1,0 +1,271 @@
+"""The memory engine: the operations every API face is built on.
+
+The service validates input, embeds text, and calls the Store; it holds no state of its own
+beyond the store and the embedding providers, so any number of server replicas can share a
+database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from memvault.engine import validation
+from memvault.engine.retrieval import fuse
+from memvault.errors import InvalidRequest, ModelUnavailable
+from memvault.models import (
+    Memory,
+    MemoryKind,
+    MemoryStore,
+    NewMemory,
+    Page,
+    ScoredMemory,
+    StoreOptions,
+    new_id,
+    now,
+)
+from memvault.providers.registry import EmbeddingProviders
+from memvault.settings import Settings
+from memvault.storage.base import Order, Store
+
+DEFAULT_SEARCH_LIMIT = 10
+STATIC_SEARCH_LIMIT = 100
+MAX_SEARCH_LIMIT = 100
+# Of a long conversation, the newest text says most about what is relevant now.
+MAX_QUERY_CHARS = 2_000
+OFFLINE_CHAT_MODEL = "memvault-offline"
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    memories: list[ScoredMemory]
+    static: bool
+
+
+class MemoryService:
+    """Example::
+
+        service = MemoryService(store, EmbeddingProviders(settings), settings)
+        ms = await service.create_store("default", "notes", chat_model="gpt-4.1",
+                                        embedding_model="text-embedding-3-small")
+        await service.add_memory(ms, "user_1", MemoryKind.USER_PROFILE, "Likes green tea")
+        hits = await service.search(ms, "user_1", "what tea do I like?")
+    """
+
+    def __init__(self, store: Store, embeddings: EmbeddingProviders, settings: Settings) -> None:
+        self.store = store
+        self.embeddings = embeddings
+        self.settings = settings
+
+    # -- memory stores ---------------------------------------------------------------------
+
+    async def create_store(
+        self,
+        project: str,
+        name: str,
+        *,
+        chat_model: str | None = None,
+        embedding_model: str | None = None,
+        options: StoreOptions | None = None,
+        description: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> MemoryStore:
+        """Create a store, choosing the embedding model it will use for life.
+
+        Raises ``InvalidRequest`` (bad fields, or an unreachable model with strict models on) and
+        ``StoreAlreadyExists``.
+        """
+        validation.validate_name(project, "project")
+        validation.validate_name(name)
+        description = validation.validate_description(description)
+        metadata = validation.validate_metadata(metadata)
+        options = options or StoreOptions()
+        if options.default_ttl_seconds < 0:
+            raise InvalidRequest(
+                "'default_ttl_seconds' must be 0 (never) or positive",
+                param="definition.options.default_ttl_seconds",
+            )
+        notices = []
+        if chat_model and not self.settings.llm_configured:
+            message = f"chat model {chat_model!r} is not reachable: no LLM is configured"
+            if self.settings.strict_models:
+                raise ModelUnavailable(message, param="definition.chat_model")
+            notices.append(message + "; memories are extracted by the built-in offline extractor")
+        choice = await self.embeddings.choose(embedding_model)
+        if choice.notice:
+            notices.append(choice.notice)
+        created = now()
+        store = MemoryStore(
+            id=new_id("memstore"),
+            project=project,
+            name=name,
+            chat_model=chat_model or OFFLINE_CHAT_MODEL,
+            requested_embedding_model=embedding_model or choice.model,
+            embedding_model=choice.model,
+            embedding_dimension=choice.dimension,
+            options=options,
+            description=description,
+            metadata=metadata,
+            notices=tuple(notices),
+            created_at=created,
+            updated_at=created,
+        )
+        return await self.store.create_store(store)
+
+    async def get_store(self, project: str, name: str) -> MemoryStore:
+        return await self.store.get_store(project, name)
+
+    async def update_store(
+        self,
+        project: str,
+        name: str,
+        *,
+        description: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> MemoryStore:
+        description = validation.validate_description(description)
+        if metadata is not None:
+            metadata = validation.validate_metadata(metadata)
+        return await self.store.update_store(
+            project, name, description=description, metadata=metadata
+        )
+
+    async def list_stores(
+        self,
+        project: str,
+        *,
+        limit: int | None = None,
+        order: Order = "desc",
+        after: str | None = None,
+        before: str | None = None,
+    ) -> Page[MemoryStore]:
+        limit = validation.validate_limit(limit)
+        return await self.store.list_stores(
+            project, limit=limit, order=order, after=after, before=before
+        )
+
+    async def delete_store(self, project: str, name: str) -> None:
+        await self.store.delete_store(project, name)
+
+    # -- memories --------------------------------------------------------------------------
+
+    def expiry(self, store: MemoryStore) -> int | None:
+        ttl = store.options.default_ttl_seconds
+        return now() + ttl if ttl else None
+
+    async def add_memory(
+        self,
+        store: MemoryStore,
+        scope: str,
+        kind: object,
+        content: object,
+        *,
+        created_by: str = "api",
+    ) -> Memory:
+        """Embed and insert one memory. Raises ``InvalidRequest`` for a bad scope/kind/content."""
+        scope = validation.validate_scope(scope, self.settings)
+        kind = validation.validate_kind(kind)
+        content = validation.validate_content(content, self.settings)
+        [embedding] = await self.embeddings.embed(store.embedding_model, [content])
+        [memory] = await self.store.add_memories(
+            store.id,
+            scope,
+            [
+                NewMemory(
+                    kind=kind,
+                    content=content,
+                    embedding=embedding,
+                    created_by=created_by,
+                    expires_at=self.expiry(store),
+                )
+            ],
+        )
+        return memory
+
+    async def get_memory(self, store: MemoryStore, memory_id: str) -> Memory:
+        return await self.store.find_memory_in_store(store.id, memory_id)
+
+    async def update_memory(
+        self, store: MemoryStore, memory_id: str, content: object, *, updated_by: str = "api"
+    ) -> Memory:
+        content = validation.validate_content(content, self.settings)
+        current = await self.store.find_memory_in_store(store.id, memory_id)
+        [embedding] = await self.embeddings.embed(store.embedding_model, [content])
+        return await self.store.update_memory(
+            store.id,
+            current.scope,
+            memory_id,
+            content=content,
+            embedding=embedding,
+            updated_by=updated_by,
+            expires_at=self.expiry(store),
+        )
+
+    async def delete_memory(self, store: MemoryStore, memory_id: str) -> Memory:
+        current = await self.store.find_memory_in_store(store.id, memory_id)
+        return await self.store.delete_memory(store.id, current.scope, memory_id)
+
+    async def list_memories(
+        self,
+        store: MemoryStore,
+        scope: object,
+        *,
+        kind: object = None,
+        limit: int | None = None,
+        order: Order = "desc",
+        after: str | None = None,
+        before: str | None = None,
+    ) -> Page[Memory]:
+        scope = validation.validate_scope(scope, self.settings)
+        kind = validation.validate_kind(kind) if kind is not None else None
+        limit = validation.validate_limit(limit)
+        return await self.store.list_memories(
+            store.id, scope, kind=kind, limit=limit, order=order, after=after, before=before
+        )
+
+    async def delete_scope(self, store: MemoryStore, scope: object) -> int:
+        scope = validation.validate_scope(scope, self.settings)
+        return await self.store.delete_scope(store.id, scope)
+
+    # -- search ----------------------------------------------------------------------------
+
+    async def search(
+        self,
+        store: MemoryStore,
+        scope: object,
+        query: str | None,
+        *,
+        max_memories: int | None = None,
+        kinds: Sequence[MemoryKind] = tuple(MemoryKind),
+    ) -> SearchOutcome:
+        """The memories most relevant to ``query``, or, with no query, the scope's static
+        (user profile) memories, newest first."""
+        scope = validation.validate_scope(scope, self.settings)
+        if max_memories is not None and not 1 <= max_memories <= MAX_SEARCH_LIMIT:
+            raise InvalidRequest(
+                f"'max_memories' must be between 1 and {MAX_SEARCH_LIMIT}",
+                param="options.max_memories",
+            )
+        query = (query or "").strip()
+        if not query:
+            page = await self.store.list_memories(
+                store.id,
+                scope,
+                kind=MemoryKind.USER_PROFILE,
+                limit=max_memories or STATIC_SEARCH_LIMIT,
+                order="desc",
+            )
+            return SearchOutcome([ScoredMemory(m, 1.0) for m in page.items], static=True)
+        query = query[-MAX_QUERY_CHARS:]
+        limit = max_memories or DEFAULT_SEARCH_LIMIT
+        [embedding] = await self.embeddings.embed(store.embedding_model, [query])
+        candidates = await self.store.search_candidates(
+            store.id,
+            scope,
+            text=query,
+            embedding=embedding,
+            kinds=kinds,
+            limit=max(limit * 3, 20),
+        )
+        return SearchOutcome(fuse(candidates, limit), static=False)
+

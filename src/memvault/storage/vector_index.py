@@ -1,0 +1,292 @@
+"""An in-process vector index for backends that keep embeddings as BLOBs (SQLite).
+
+One :class:`ScopeVectors` per (store, scope) holds that scope's active memories as one dense
+float32 matrix, searched by brute force: embeddings are unit length, so cosine similarity is a
+matrix-vector product, which beats any approximate index up to ~100k vectors per scope.
+
+:class:`VectorCache` keeps recently used scopes within a byte budget (LRU of whole scopes). Each
+index carries the *version* of the scope it reflects, ``(scope_row_id, generation)``, which only
+ever grows; the backend compares it with the stored one to tell when another process changed the
+scope, and applies its own writes to the cached index only when the index was exactly at the
+version the write started from (:meth:`VectorCache.apply`).
+
+Threading: one thread (the backend's writer) mutates an index; any number of threads search it.
+Searches read one immutable snapshot of the arrays (:class:`_Arrays`). Appends write only to rows
+beyond the published ``size`` and then publish a new snapshot; removals flip ``alive`` flags in
+place (a search that raced a removal may still return that row; the backend re-checks rows in SQL);
+compaction builds new arrays.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from memvault.models import MemoryKind
+
+Version = tuple[int, int]
+"""``(scope_row_id, generation)``: compared lexicographically, it only ever grows."""
+
+KINDS: tuple[MemoryKind, ...] = tuple(MemoryKind)
+KIND_CODES: dict[MemoryKind, int] = {kind: code for code, kind in enumerate(KINDS)}
+NO_EXPIRY = np.iinfo(np.int64).max
+
+# Per row, beyond the vector itself: key (8) + expiry (8) + kind (1) + alive (1), plus the
+# key -> slot dict (~100 bytes per entry in CPython).
+_ROW_OVERHEAD = 8 + 8 + 1 + 1 + 100
+
+
+@dataclass(frozen=True)
+class VectorRow:
+    """One active memory as the index sees it. ``key`` is the backend's integer row key."""
+
+    key: int
+    kind: MemoryKind
+    expires_at: int | None
+    embedding: np.ndarray
+
+
+class _Arrays(NamedTuple):
+    vectors: np.ndarray  # (capacity, dim) float32
+    keys: np.ndarray  # (capacity,) int64
+    kinds: np.ndarray  # (capacity,) int8
+    expires: np.ndarray  # (capacity,) int64
+    alive: np.ndarray  # (capacity,) bool
+    size: int
+
+
+def _allocate(capacity: int, dim: int) -> _Arrays:
+    return _Arrays(
+        vectors=np.zeros((capacity, dim), dtype=np.float32),
+        keys=np.zeros(capacity, dtype=np.int64),
+        kinds=np.zeros(capacity, dtype=np.int8),
+        expires=np.zeros(capacity, dtype=np.int64),
+        alive=np.zeros(capacity, dtype=bool),
+        size=0,
+    )
+
+
+class ScopeVectors:
+    """The vectors of one scope's active memories."""
+
+    def __init__(self, dim: int, version: Version, capacity: int = 16) -> None:
+        self.dim = dim
+        self.version = version
+        self._arrays = _allocate(max(capacity, 16), dim)
+        self._slots: dict[int, int] = {}
+
+    @classmethod
+    def from_arrays(
+        cls,
+        *,
+        dim: int,
+        version: Version,
+        keys: np.ndarray,
+        kinds: np.ndarray,
+        expires: np.ndarray,
+        vectors: np.ndarray,
+    ) -> ScopeVectors:
+        """Build an index from column arrays (what a bulk load produces); takes ownership."""
+        n = len(keys)
+        index = cls(dim, version, capacity=0)
+        if n:
+            vectors = vectors.reshape(n, dim)
+            index._arrays = _Arrays(
+                vectors=vectors,
+                keys=keys.astype(np.int64, copy=False),
+                kinds=kinds.astype(np.int8, copy=False),
+                expires=expires.astype(np.int64, copy=False),
+                alive=np.ones(n, dtype=bool),
+                size=n,
+            )
+            index._slots = {int(key): slot for slot, key in enumerate(keys.tolist())}
+        return index
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    @property
+    def nbytes(self) -> int:
+        capacity = len(self._arrays.keys)
+        return capacity * (self.dim * 4 + _ROW_OVERHEAD)
+
+    def search(
+        self, query: np.ndarray, *, kinds: Collection[MemoryKind], now: int, limit: int
+    ) -> list[tuple[int, float]]:
+        """The ``limit`` best ``(key, cosine)`` pairs among live, unexpired rows of ``kinds``."""
+        arrays = self._arrays
+        n = arrays.size
+        if n == 0 or limit <= 0 or not kinds:
+            return []
+        allowed = np.zeros(len(KINDS), dtype=bool)
+        allowed[[KIND_CODES[MemoryKind(kind)] for kind in kinds]] = True
+        mask = arrays.alive[:n] & (arrays.expires[:n] > now) & allowed[arrays.kinds[:n]]
+        scores = arrays.vectors[:n] @ query.astype(np.float32, copy=False)
+        candidates = np.flatnonzero(mask)
+        if len(candidates) == 0:
+            return []
+        scores = scores[candidates]
+        k = min(limit, len(candidates))
+        if k < len(candidates):
+            top = np.argpartition(-scores, k - 1)[:k]
+        else:
+            top = np.arange(len(candidates))
+        top = top[np.argsort(-scores[top], kind="stable")]
+        keys = arrays.keys[candidates[top]]
+        return list(zip(keys.tolist(), scores[top].tolist(), strict=True))
+
+    # -- mutation (one thread only) --------------------------------------------------------
+
+    def upsert(self, rows: Iterable[VectorRow]) -> None:
+        """Insert rows, replacing any row with the same key."""
+        rows = list(rows)
+        if not rows:
+            return
+        self.remove(row.key for row in rows)
+        arrays = self._arrays
+        n, k = arrays.size, len(rows)
+        if n + k > len(arrays.keys):
+            arrays = self._compacted(extra=k)
+            n = arrays.size
+        for offset, row in enumerate(rows):
+            slot = n + offset
+            arrays.vectors[slot] = row.embedding
+            arrays.keys[slot] = row.key
+            arrays.kinds[slot] = KIND_CODES[MemoryKind(row.kind)]
+            arrays.expires[slot] = NO_EXPIRY if row.expires_at is None else row.expires_at
+            arrays.alive[slot] = True
+            self._slots[row.key] = slot
+        self._arrays = arrays._replace(size=n + k)
+
+    def remove(self, keys: Iterable[int]) -> None:
+        """Drop the rows with these keys (absent keys are ignored)."""
+        arrays = self._arrays
+        for key in keys:
+            slot = self._slots.pop(key, None)
+            if slot is not None:
+                arrays.alive[slot] = False
+        dead = arrays.size - len(self._slots)
+        if dead > 64 and dead > arrays.size // 2:
+            self._arrays = self._compacted(extra=0)
+
+    def _compacted(self, extra: int) -> _Arrays:
+        """New arrays holding the live rows, with room for ``extra`` more; updates the slot map."""
+        old = self._arrays
+        live = np.flatnonzero(old.alive[: old.size])
+        count = len(live)
+        fresh = _allocate(max(16, 2 * (count + extra)), self.dim)
+        fresh.vectors[:count] = old.vectors[live]
+        fresh.keys[:count] = old.keys[live]
+        fresh.kinds[:count] = old.kinds[live]
+        fresh.expires[:count] = old.expires[live]
+        fresh.alive[:count] = True
+        self._slots = {key: slot for slot, key in enumerate(fresh.keys[:count].tolist())}
+        return fresh._replace(size=count)
+
+
+class VectorCache:
+    """Scope indexes kept within ``max_bytes``, least recently used evicted first. Thread-safe."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[str, str], ScopeVectors] = OrderedDict()
+        self._sizes: dict[tuple[str, str], int] = {}
+        self._total = 0
+
+    @property
+    def nbytes(self) -> int:
+        return self._total
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: tuple[str, str]) -> ScopeVectors | None:
+        with self._lock:
+            index = self._entries.get(key)
+            if index is not None:
+                self._entries.move_to_end(key)
+            return index
+
+    def put(self, key: tuple[str, str], index: ScopeVectors) -> None:
+        """Cache ``index`` unless the cache already holds a newer version of the scope, or the
+        index alone exceeds the budget."""
+        with self._lock:
+            current = self._entries.get(key)
+            if current is not None and current.version >= index.version:
+                return
+            if index.nbytes > self.max_bytes:
+                self._pop(key)
+                return
+            self._pop(key)
+            self._entries[key] = index
+            self._account(key, index)
+            self._evict()
+
+    def apply(
+        self,
+        key: tuple[str, str],
+        before: Version | None,
+        after: Version,
+        change: Callable[[ScopeVectors], None],
+    ) -> None:
+        """Apply a committed write that moved the scope from ``before`` to ``after``.
+
+        The cached index is changed only when it is exactly at ``before``; otherwise it missed
+        some other change and is dropped (the next search reloads it)."""
+        with self._lock:
+            index = self._entries.get(key)
+            if index is None or index.version == after:
+                return
+            if index.version != before:
+                self._pop(key)
+                return
+            try:
+                change(index)
+            except Exception:
+                self._pop(key)
+                raise
+            index.version = after
+            self._account(key, index)
+            self._evict()
+
+    def drop(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._pop(key)
+
+    def drop_store(self, store_id: str) -> None:
+        with self._lock:
+            for key in [key for key in self._entries if key[0] == store_id]:
+                self._pop(key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._sizes.clear()
+            self._total = 0
+
+    def _account(self, key: tuple[str, str], index: ScopeVectors) -> None:
+        size = index.nbytes
+        self._total += size - self._sizes.get(key, 0)
+        self._sizes[key] = size
+
+    def _pop(self, key: tuple[str, str]) -> None:
+        if self._entries.pop(key, None) is not None:
+            self._total -= self._sizes.pop(key)
+
+    def _evict(self) -> None:
+        while self._total > self.max_bytes and len(self._entries) > 1:
+            oldest = next(iter(self._entries))
+            self._pop(oldest)
+
+
+def stack_embeddings(blobs: Sequence[bytes], dim: int) -> np.ndarray:
+    """One ``(len(blobs), dim)`` float32 matrix from little-endian float32 BLOBs."""
+    if not blobs:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.frombuffer(b"".join(blobs), dtype="<f4").astype(np.float32).reshape(len(blobs), dim)
