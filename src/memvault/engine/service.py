@@ -7,20 +7,23 @@ database.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from memvault.engine import validation
 from memvault.engine.retrieval import fuse
+from memvault.engine.updates import submit_update
 from memvault.errors import InvalidRequest, ModelUnavailable
 from memvault.models import (
     Memory,
     MemoryKind,
+    MemoryRevision,
     MemoryStore,
     NewMemory,
     Page,
     ScoredMemory,
     StoreOptions,
+    UpdateJob,
     new_id,
     now,
 )
@@ -56,6 +59,8 @@ class MemoryService:
         self.store = store
         self.embeddings = embeddings
         self.settings = settings
+        self.update_listeners: list[Callable[[], None]] = []
+        """Called when an update is queued that is due at once (an in-process worker wakes)."""
 
     # -- memory stores ---------------------------------------------------------------------
 
@@ -222,6 +227,39 @@ class MemoryService:
         return await self.store.list_memories(
             store.id, scope, kind=kind, limit=limit, order=order, after=after, before=before
         )
+
+    async def memory_history(self, store: MemoryStore, memory_id: str) -> list[MemoryRevision]:
+        current = await self.store.find_memory_in_store(store.id, memory_id)
+        return await self.store.memory_history(store.id, current.scope, memory_id)
+
+    # -- updates ---------------------------------------------------------------------------
+
+    async def submit_update(
+        self,
+        store: MemoryStore,
+        scope: object,
+        messages: Sequence[tuple[str, str]],
+        *,
+        update_delay: int | None = None,
+        previous_update_id: str | None = None,
+    ) -> UpdateJob:
+        """Durably queue an update (see :func:`memvault.engine.updates.submit_update`)."""
+        job = await submit_update(
+            self.store,
+            self.settings,
+            store,
+            scope,
+            messages,
+            update_delay=update_delay,
+            previous_update_id=previous_update_id,
+        )
+        if job.run_at <= now():
+            for listener in self.update_listeners:
+                listener()
+        return job
+
+    async def get_update(self, store: MemoryStore, update_id: str) -> UpdateJob:
+        return await self.store.get_update(store.id, update_id)
 
     async def delete_scope(self, store: MemoryStore, scope: object) -> int:
         scope = validation.validate_scope(scope, self.settings)
