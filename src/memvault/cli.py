@@ -13,7 +13,7 @@ import socket
 import click
 
 from memvault import __version__
-from memvault.settings import Settings
+from memvault.settings import Settings, env_name
 
 
 def is_loopback(host: str) -> bool:
@@ -36,7 +36,29 @@ def _settings(**overrides: object) -> Settings:
     return Settings(**values)
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class _ListsSettings:
+    """Ends ``--help`` with every setting's variable, including those with no option
+    (``MEMVAULT_API_KEYS``)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)  # type: ignore[misc]
+        with formatter.section("Environment variables"):
+            formatter.write_dl([
+                (env_name(name), (info.description or "").replace("`", ""))
+                for name, info in Settings.model_fields.items()
+            ])
+
+
+class _Command(_ListsSettings, click.Command):
+    pass
+
+
+class _Group(_ListsSettings, click.Group):
+    command_class = _Command
+
+
+@click.group(cls=_Group, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="memvault")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
@@ -56,10 +78,6 @@ def cli(ctx: click.Context) -> None:
               type=click.Choice(["debug", "info", "warning", "error"]), help="[default: info]")
 def serve(host: str | None, port: int | None, data_dir: str | None, log_level: str | None) -> None:
     """Serve every API face (the default command)."""
-    import uvicorn
-
-    from memvault.api.app import create_app
-
     settings = _settings(host=host, port=port, data_dir=data_dir, log_level=log_level)
     log_level = settings.log_level
     if not settings.api_key_list and not is_loopback(settings.host):
@@ -67,6 +85,11 @@ def serve(host: str | None, port: int | None, data_dir: str | None, log_level: s
             f"refusing to serve on {settings.host} with no API keys: anyone who can reach it"
             " could read every memory. Set MEMVAULT_API_KEYS, or bind to 127.0.0.1."
         )
+    # Imported only now, so that the refusal above is quick and does not need the app to load.
+    import uvicorn
+
+    from memvault.api.app import create_app
+
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     click.echo(f"memvault {__version__} on http://{settings.host}:{settings.port}"
@@ -78,6 +101,24 @@ def serve(host: str | None, port: int | None, data_dir: str | None, log_level: s
         log_level=log_level,
         access_log=log_level == "debug",
     )
+
+
+@cli.command()
+@click.option("--data-dir", envvar="MEMVAULT_DATA_DIR", show_envvar=True, default=None,
+              help="Directory of the embedded SQLite database. [default: ./.memvault]")
+@click.option("--concurrency", envvar="MEMVAULT_WORKER_CONCURRENCY", show_envvar=True, type=int,
+              default=None, help="Updates processed at once. [default: 2]")
+def worker(data_dir: str | None, concurrency: int | None) -> None:
+    """Process queued updates without serving HTTP (stop with Ctrl-C or SIGTERM)."""
+    import asyncio
+
+    from memvault.jobs.runner import run_worker
+
+    settings = _settings(data_dir=data_dir, worker_concurrency=concurrency)
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    click.echo(f"memvault worker on {settings.resolved_database_url}", err=True)
+    asyncio.run(run_worker(settings))
 
 
 def main() -> None:

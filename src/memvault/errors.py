@@ -11,7 +11,8 @@
     │   └── UpdateNotFound
     ├── Conflict                      409 conflict
     │   ├── StoreAlreadyExists
-    │   └── VersionConflict           (a compare-and-set lost the race)
+    │   ├── VersionConflict           (a compare-and-set lost the race)
+    │   └── LeaseLost                 (a worker no longer holds the job it worked on)
     └── ServiceUnavailable            503 service_unavailable
 
 Each class carries its HTTP status and a stable ``code``; each API face renders them in its own
@@ -87,6 +88,10 @@ class StoreAlreadyExists(Conflict):
 
 class VersionConflict(Conflict):
     code = "version_conflict"
+
+
+class LeaseLost(Conflict):
+    code = "lease_lost"
 
 
 class ServiceUnavailable(MemvaultError):

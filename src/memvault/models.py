@@ -155,3 +155,115 @@ def new_id(prefix: str) -> str:
         chars.append(_CROCKFORD[value & 31])
         value >>= 5
     return f"{prefix}_{''.join(reversed(chars))}"
+
+
+# -- updates (the update_memories long-running operation) ------------------------------------
+
+
+class UpdateStatus(str, enum.Enum):
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SUPERSEDED = "superseded"
+
+    @property
+    def finished(self) -> bool:
+        return self in (UpdateStatus.COMPLETED, UpdateStatus.FAILED, UpdateStatus.SUPERSEDED)
+
+
+@dataclass(frozen=True)
+class UpdateMessage:
+    """A message an update will process. ``update_id`` is the update the user sent it with, which
+    differs from the processing update's id when a superseded update's messages were carried
+    over."""
+
+    role: str
+    text: str
+    update_id: str
+
+
+@dataclass(frozen=True)
+class UpdateJob:
+    """One ``update_memories`` request: a durable job processed by a worker.
+
+    ``run_at`` is when it becomes due (``update_delay`` after the request). A worker that claims
+    it holds a lease (``lease_owner`` until ``lease_until``); a job whose lease expired is taken
+    up again. ``result`` holds ``{"memory_operations": [{"kind", "memory"}], "usage": {...}}``
+    once completed, where ``memory`` is :func:`memory_to_dict` of the memory after the operation.
+    """
+
+    id: str
+    store_id: str
+    scope: str
+    status: UpdateStatus
+    messages: tuple[UpdateMessage, ...]
+    run_at: int
+    created_at: int
+    updated_at: int
+    previous_update_id: str | None = None
+    superseded_by: str | None = None
+    attempts: int = 0
+    lease_owner: str | None = None
+    lease_until: int | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class PlannedOperation:
+    """One change an update makes to its scope, applied atomically with the job's completion.
+
+    * ``create``: insert ``new``.
+    * ``update``: set ``content``/``embedding`` of ``memory_id``, which must still be at
+      ``expected_version``; ``source`` is appended to its provenance.
+    * ``delete``: delete ``memory_id``, which must still be at ``expected_version``.
+    * ``touch``: a duplicate was seen again; refresh ``expires_at`` of ``memory_id`` (no new
+      version, not reported as an operation).
+    """
+
+    kind: str
+    new: NewMemory | None = None
+    memory_id: str | None = None
+    expected_version: int | None = None
+    content: str | None = None
+    embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
+    source: tuple[dict[str, Any], ...] = ()
+    expires_at: int | None = None
+
+
+def memory_to_dict(memory: Memory) -> dict[str, Any]:
+    """JSON-ready snapshot of a memory (without its embedding), as kept in update results."""
+    return {
+        "id": memory.id,
+        "store_id": memory.store_id,
+        "scope": memory.scope,
+        "kind": memory.kind.value,
+        "content": memory.content,
+        "created_at": memory.created_at,
+        "updated_at": memory.updated_at,
+        "version": memory.version,
+        "status": memory.status.value,
+        "expires_at": memory.expires_at,
+        "created_by": memory.created_by,
+        "updated_by": memory.updated_by,
+        "source": list(memory.source),
+    }
+
+
+def memory_from_dict(data: dict[str, Any]) -> Memory:
+    return Memory(
+        id=data["id"],
+        store_id=data["store_id"],
+        scope=data["scope"],
+        kind=MemoryKind(data["kind"]),
+        content=data["content"],
+        created_at=data["created_at"],
+        updated_at=data["updated_at"],
+        version=data["version"],
+        status=MemoryStatus(data["status"]),
+        expires_at=data["expires_at"],
+        created_by=data["created_by"],
+        updated_by=data["updated_by"],
+        source=tuple(data["source"]),
+    )

@@ -59,6 +59,17 @@ class Settings(BaseSettings):
         "FULL",
         description="SQLite `synchronous` pragma: FULL (durable on power loss) or NORMAL.",
     )
+    extractor: str = Field(
+        "",
+        description=(
+            "`offline` or `llm`: what extracts memories from conversations. Default: `llm` when"
+            " an LLM is configured, else `offline`."
+        ),
+    )
+    worker: bool = Field(
+        True, description="Run the update worker inside `memvault serve` (off: run `memvault worker`)."
+    )
+    worker_concurrency: int = Field(2, description="Updates one worker processes at once.")
     openai_api_key: str | None = Field(
         None,
         validation_alias=AliasChoices("OPENAI_API_KEY", "MEMVAULT_OPENAI_API_KEY"),
@@ -85,6 +96,14 @@ class Settings(BaseSettings):
         description="api-version sent to Azure OpenAI.",
     )
 
+    @field_validator("extractor")
+    @classmethod
+    def _check_extractor(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in {"", "offline", "llm"}:
+            raise ValueError("must be offline or llm")
+        return value
+
     @field_validator("sqlite_synchronous")
     @classmethod
     def _check_synchronous(cls, value: str) -> str:
@@ -104,6 +123,10 @@ class Settings(BaseSettings):
     @property
     def llm_configured(self) -> bool:
         return bool(self.openai_api_key or self.openai_base_url or self.azure_openai_endpoint)
+
+    @property
+    def resolved_extractor(self) -> str:
+        return self.extractor or ("llm" if self.llm_configured else "offline")
 
 
 def env_name(field: str) -> str:

@@ -14,6 +14,8 @@ from memvault.api.auth import require_api_key
 from memvault.api.errors import install_error_handlers
 from memvault.api.foundry.routes import router as foundry_router
 from memvault.engine.service import MemoryService
+from memvault.engine.updates import default_pipeline
+from memvault.jobs.worker import UpdateWorker
 from memvault.providers.registry import EmbeddingProviders
 from memvault.settings import Settings
 from memvault.storage import open_store
@@ -30,14 +32,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = await open_store(settings.resolved_database_url, settings)
         embeddings = EmbeddingProviders(settings)
+        worker: UpdateWorker | None = None
         try:
             await embeddings.warm_up()
-            app.state.service = MemoryService(store, embeddings, settings)
+            service = MemoryService(store, embeddings, settings)
+            if settings.worker:
+                worker = UpdateWorker(
+                    store,
+                    default_pipeline(store, embeddings, settings),
+                    concurrency=settings.worker_concurrency,
+                )
+                service.update_listeners.append(worker.wake)
+                await worker.start()
+            app.state.service = service
             app.state.ready = True
             log.info("memvault %s ready on %s", __version__, settings.resolved_database_url)
             yield
         finally:
             app.state.ready = False
+            if worker is not None:
+                await worker.stop()
             await embeddings.aclose()
             await store.close()
 

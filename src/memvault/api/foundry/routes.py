@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import JSONResponse
 
 from memvault.api.foundry import wire
 from memvault.engine.service import MemoryService
@@ -17,6 +18,8 @@ from memvault.engine.validation import validate_name
 from memvault.models import Memory, MemoryStore, new_id
 
 router = APIRouter(prefix="/api/projects/{project}")
+# The SDK polls at Retry-After, else at its 30 s default (contract §0.3).
+RETRY_AFTER = {"Retry-After": "1"}
 
 
 def get_service(request: Request) -> MemoryService:
@@ -77,8 +80,33 @@ async def search_memories(project: str, name: str, body: wire.SearchIn, service:
             {"memory_item": wire.memory_json(hit.memory), "score": round(hit.score, 6)}
             for hit in outcome.memories
         ],
-        "usage": wire.zero_usage(),
+        "usage": wire.usage_json(),
     }
+
+
+@router.post("/memory_stores/{name}:update_memories", status_code=202)
+async def update_memories(
+    project: str, name: str, body: wire.UpdateIn, service: Service
+) -> JSONResponse:
+    store = await _store(service, project, name)
+    job = await service.submit_update(
+        store,
+        body.scope,
+        wire.message_texts(body.items),
+        update_delay=body.update_delay,
+        previous_update_id=body.previous_update_id,
+    )
+    # No Location header: azure-core would then make an extra final GET (contract §4.3).
+    return JSONResponse(
+        {"update_id": job.id, "status": job.status.value}, status_code=202, headers=RETRY_AFTER
+    )
+
+
+@router.get("/memory_stores/{name}/updates/{update_id}")
+async def get_update(project: str, name: str, update_id: str, service: Service) -> JSONResponse:
+    store = await _store(service, project, name)
+    job = await service.get_update(store, update_id)
+    return JSONResponse(wire.update_json(job), headers=RETRY_AFTER)
 
 
 @router.post("/memory_stores/{name}:delete_scope")
@@ -148,6 +176,22 @@ async def create_memory(project: str, name: str, body: wire.CreateMemoryIn, serv
 async def get_memory(project: str, name: str, memory_id: str, service: Service) -> dict:
     store = await _store(service, project, name)
     return wire.memory_json(await service.get_memory(store, memory_id))
+
+
+@router.get("/memory_stores/{name}/items/{memory_id}/history")
+async def memory_history(project: str, name: str, memory_id: str, service: Service) -> dict:
+    """memvault's own: the earlier texts of a memory, oldest first."""
+    store = await _store(service, project, name)
+    revisions = await service.memory_history(store, memory_id)
+    return {
+        "object": "list",
+        "memory_id": memory_id,
+        "data": [
+            {"version": r.version, "content": r.content, "changed_at": r.changed_at,
+             "changed_by": r.changed_by}
+            for r in revisions
+        ],
+    }
 
 
 @router.post("/memory_stores/{name}/items/{memory_id}")

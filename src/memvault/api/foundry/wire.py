@@ -11,7 +11,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from memvault.errors import InvalidRequest
-from memvault.models import Memory, MemoryStore, Page, StoreOptions
+from memvault.models import (
+    Memory,
+    MemoryStore,
+    Page,
+    StoreOptions,
+    UpdateJob,
+    UpdateStatus,
+    memory_from_dict,
+)
 
 MESSAGE_ROLES = {"user", "assistant", "system", "developer"}
 TEXT_PART_TYPES = {"input_text", "output_text", "text"}
@@ -66,6 +74,13 @@ class SearchIn(_Wire):
     items: list[dict[str, Any]] | str | None = None
     previous_search_id: str | None = None
     options: SearchOptionsIn | None = None
+
+
+class UpdateIn(_Wire):
+    scope: str
+    items: list[dict[str, Any]] | str | None = None
+    previous_update_id: str | None = None
+    update_delay: int | None = None
 
 
 class DeleteScopeIn(_Wire):
@@ -212,12 +227,42 @@ def list_json(page: Page[Any], render: Any, id_of: Any) -> dict[str, Any]:
     }
 
 
-def zero_usage(embedding_tokens: int = 0) -> dict[str, Any]:
+def usage_json(usage: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The contract's usage object from memvault's token counts (zeros when absent); anything
+    else memvault counted stays under ``memvault``."""
+    usage = dict(usage or {})
+    counts = {key: int(usage.pop(key, 0) or 0) for key in
+              ("embedding_tokens", "input_tokens", "output_tokens", "total_tokens")}
     return {
-        "embedding_tokens": embedding_tokens,
-        "input_tokens": 0,
+        **counts,
         "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-        "output_tokens": 0,
         "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": 0,
+        **({"memvault": usage} if usage else {}),
     }
+
+
+def update_json(job: UpdateJob) -> dict[str, Any]:
+    """``MemoryStoreUpdateResult`` (contract §4.3)."""
+    body: dict[str, Any] = {
+        "update_id": job.id,
+        "status": job.status.value,
+        "superseded_by": job.superseded_by,
+        "error": job.error,
+        "memvault": {
+            "scope": job.scope,
+            "created_at": job.created_at,
+            "updated_at": job.updated_at,
+            "run_at": job.run_at,
+            "previous_update_id": job.previous_update_id,
+            "attempts": job.attempts,
+        },
+    }
+    if job.status is UpdateStatus.COMPLETED and job.result is not None:
+        body["result"] = {
+            "memory_operations": [
+                {"kind": op["kind"], "memory_item": memory_json(memory_from_dict(op["memory"]))}
+                for op in job.result.get("memory_operations", [])
+            ],
+            "usage": usage_json(job.result.get("usage")),
+        }
+    return body

@@ -1,0 +1,142 @@
+"""Search latency and item-creation throughput over HTTP against a live `memvault serve`.
+
+The scope is seeded directly through the Store (embedding with the same local model), then the
+server answers real HTTP requests. Baselines measured in the same run: the round trip of
+``GET /healthz`` (the HTTP floor) and the local model's raw throughput at batch 64 (the ceiling
+for item creation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.corpus import memories, queries
+from memvault.models import MemoryKind, NewMemory
+from memvault.providers.registry import shared_local_embedder
+from memvault.settings import Settings
+from memvault.storage import open_store
+from tests.support.server import LiveServer
+
+SEED_CHUNK = 2_000
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+
+
+async def seed(settings: Settings, store_id: str, scope: str, count: int) -> None:
+    embedder = shared_local_embedder()
+    store = await open_store(settings.resolved_database_url, settings)
+    try:
+        texts = memories(count, seed=count)
+        for start in range(0, count, SEED_CHUNK):
+            chunk = texts[start:start + SEED_CHUNK]
+            vectors = await asyncio.to_thread(embedder.embed, chunk)
+            await store.add_memories(store_id, scope, [
+                NewMemory(kind=MemoryKind.USER_PROFILE, content=text, embedding=vector,
+                          created_by="bench") for text, vector in zip(chunk, vectors)
+            ])
+    finally:
+        await store.close()
+
+
+def timed_requests(client: httpx.Client, requests: list[tuple[str, str, dict | None]]) -> list[float]:
+    latencies = []
+    for method, path, body in requests:
+        started = time.perf_counter()
+        response = client.request(method, path, json=body)
+        latencies.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+    return latencies
+
+
+async def concurrent_creates(base: str, scope: str, total: int, clients: int) -> float:
+    texts = memories(total, seed=total + clients)
+    queue = list(enumerate(texts))
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while queue:
+            _, text = queue.pop()
+            response = await client.post("/memory_stores/bench/items",
+                                         json={"scope": scope, "content": text})
+            response.raise_for_status()
+
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(clients)))
+        return total / (time.perf_counter() - started)
+
+
+def run(quick: bool = False) -> str:
+    sizes = [1_000, 10_000] if quick else [1_000, 10_000, 100_000]
+    searches = 100 if quick else 300
+    creates_sequential = 150 if quick else 400
+    creates_concurrent = 400 if quick else 1_600
+
+    embedder = shared_local_embedder()
+    sample = memories(512, seed=1)
+    embedder.embed(sample[:64])
+    started = time.perf_counter()
+    for start in range(0, len(sample), 64):
+        embedder.embed(sample[start:start + 64])
+    model_rate = len(sample) / (time.perf_counter() - started)
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "data"
+        settings = Settings(data_dir=data_dir)
+        with LiveServer(data_dir) as server:
+            base = server.project_endpoint
+            with httpx.Client(base_url=base, timeout=60) as client:
+                created = client.post("/memory_stores", json={"name": "bench"})
+                created.raise_for_status()
+                store_id = created.json()["id"]
+                health = timed_requests(client, [("GET", f"{server.url}/healthz", None)] * 200)
+                floor = statistics.median(health)
+                for size in sizes:
+                    scope = f"scale-{size}"
+                    asyncio.run(seed(settings, store_id, scope, size))
+                    search = [("POST", "/memory_stores/bench:search_memories",
+                               {"scope": scope, "items": text, "options": {"max_memories": 10}})
+                              for text in queries(searches + 10, seed=size)]
+                    timed_requests(client, search[:10])  # loads the scope's vector index
+                    latencies = timed_requests(client, search[10:])
+                    create = [("POST", "/memory_stores/bench/items",
+                               {"scope": scope, "content": text})
+                              for text in memories(creates_sequential, seed=size + 1)]
+                    started = time.perf_counter()
+                    timed_requests(client, create)
+                    sequential = creates_sequential / (time.perf_counter() - started)
+                    concurrent = asyncio.run(
+                        concurrent_creates(base, scope, creates_concurrent, clients=8)
+                    )
+                    rows.append((size, statistics.median(latencies), percentile(latencies, 95),
+                                 sequential, concurrent))
+
+    lines = [
+        "## HTTP API: search and item creation",
+        "",
+        f"Baselines: `GET /healthz` round trip p50 {floor:.2f} ms (the HTTP floor); local model"
+        f" raw throughput {model_rate:.0f} texts/s at batch 64 (the ceiling for item creation).",
+        f"Search: {searches} distinct queries, `max_memories` 10, query embedding included.",
+        f"Creation: {creates_sequential} items from one sequential client; {creates_concurrent}"
+        " from 8 concurrent clients (the server batches their embeddings).",
+        "",
+        "| memories in scope | search p50 | search p95 | p95 / HTTP floor | create, 1 client |"
+        " create, 8 clients | 8 clients / model ceiling |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size, p50, p95, sequential, concurrent in rows:
+        lines.append(
+            f"| {size:,} | {p50:.2f} ms | {p95:.2f} ms | {p95 / floor:.1f}x | {sequential:.0f}/s |"
+            f" {concurrent:.0f}/s | {concurrent / model_rate:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
