@@ -9,7 +9,10 @@ Rules every backend keeps (``tests/storage/test_conformance.py`` checks them):
   and an exception leaves nothing behind.
 * Reads never return expired memories (``expires_at <= now``). Search never returns quarantined
   ones; ``list_memories`` returns them only when asked for by ``status``.
-* Lists are ordered by id (ids are time-ordered); ``after``/``before`` are ids, exclusive.
+* Lists are ordered by id (ids are time-ordered); ``after``/``before`` are ids, exclusive, and
+  follow the list order: ``after`` gives the page that follows that id in ``order``, ``before`` the
+  page that precedes it (the items nearest it, still in ``order``); ``has_more`` says whether more
+  items lie beyond the page in the direction of travel.
 * Timestamps are integer Unix seconds.
 """
 
@@ -28,7 +31,10 @@ from memvault.models import (
     MemoryStore,
     NewMemory,
     Page,
+    PlannedOperation,
     SearchCandidates,
+    UpdateJob,
+    UpdateMessage,
 )
 
 Order = Literal["asc", "desc"]
@@ -63,6 +69,10 @@ class Store(Protocol):
     async def get_store(self, project: str, name: str) -> MemoryStore:
         """Raises ``StoreNotFound``."""
 
+    async def find_store_by_id(self, store_id: str) -> MemoryStore:
+        """Lookup by id, across projects (workers know a job's store id only).
+        Raises ``StoreNotFound``."""
+
     async def update_store(
         self,
         project: str,
@@ -86,7 +96,8 @@ class Store(Protocol):
         """One page of the project's stores ordered by id; ``after``/``before`` are store ids."""
 
     async def delete_store(self, project: str, name: str) -> None:
-        """Delete the store and every memory of every scope in it. Raises ``StoreNotFound``."""
+        """Delete the store, every memory of every scope in it, and its updates.
+        Raises ``StoreNotFound``."""
 
     # -- memories (always within one scope) ------------------------------------------------
 
@@ -117,9 +128,10 @@ class Store(Protocol):
     ) -> Memory:
         """Replace the content, keep the old text as a revision, bump ``version``.
 
-        ``source`` entries are appended to the memory's provenance. With ``expected_version``,
-        raises ``VersionConflict`` unless the stored version still equals it.
-        Raises ``MemoryNotFound``.
+        The revision keeps the old text with the time and author that wrote it. ``expires_at=None``
+        keeps the current expiry. ``source`` entries are appended to the memory's provenance.
+        With ``expected_version``, raises ``VersionConflict`` unless the stored version still
+        equals it. Raises ``MemoryNotFound``.
         """
 
     async def delete_memory(self, store_id: str, scope: str, memory_id: str) -> Memory:
@@ -158,10 +170,78 @@ class Store(Protocol):
         limit: int,
     ) -> SearchCandidates:
         """Up to ``limit`` active memories of ``kinds`` nearest to ``embedding`` (cosine) and up
-        to ``limit`` best full-text matches for ``text``. Embeddings are unit length."""
+        to ``limit`` best full-text matches for ``text``. Embeddings are unit length. Empty
+        ``kinds`` finds nothing; ``text`` without a word gives no text matches."""
 
     async def delete_scope(self, store_id: str, scope: str) -> int:
-        """Delete every memory of the scope; returns how many there were."""
+        """Delete every memory of the scope; returns how many there were (unexpired, any
+        status). In the same transaction every unfinished update of the scope becomes
+        ``failed`` with error code ``scope_deleted``, so a pending update cannot bring deleted
+        memories back."""
 
     async def purge_expired(self, now: int) -> int:
         """Store-wide: delete memories whose ``expires_at`` has passed; returns how many."""
+
+    # -- updates: the durable job queue behind update_memories -----------------------------
+
+    async def enqueue_update(
+        self,
+        store_id: str,
+        scope: str,
+        *,
+        update_id: str,
+        messages: Sequence[UpdateMessage],
+        run_at: int,
+        previous_update_id: str | None = None,
+    ) -> UpdateJob:
+        """Commit a new ``queued`` update of ``scope``, due at ``run_at``.
+
+        In the same transaction every update of this store and scope that is still ``queued``
+        becomes ``superseded`` (``superseded_by=update_id``) and its messages are carried into
+        the new update, oldest first and before the new messages, so nothing a user sent is
+        dropped. Updates already ``in_progress`` are left alone.
+        """
+
+    async def get_update(self, store_id: str, update_id: str) -> UpdateJob:
+        """Store-wide lookup by id (the poll URL carries no scope). Raises ``UpdateNotFound``."""
+
+    async def claim_update(
+        self, worker_id: str, *, now: int, lease_seconds: int
+    ) -> UpdateJob | None:
+        """Queue-wide: claim the job due longest, or None.
+
+        Due means ``queued`` with ``run_at <= now``, or ``in_progress`` with an expired lease (its
+        worker died). Never claims a job of a scope that has another job in progress under a live
+        lease, so one scope's updates run one at a time, in order. The claimed job is
+        ``in_progress``, ``lease_owner=worker_id``, ``lease_until=now+lease_seconds``,
+        ``attempts+1``. Two workers never hold the same job.
+        """
+
+    async def renew_lease(self, update_id: str, worker_id: str, *, lease_until: int) -> bool:
+        """Extend the lease; False when ``worker_id`` no longer holds the job."""
+
+    async def complete_update(
+        self,
+        store_id: str,
+        scope: str,
+        update_id: str,
+        worker_id: str,
+        *,
+        operations: Sequence[PlannedOperation],
+        usage: dict,
+    ) -> UpdateJob:
+        """Apply ``operations`` to the scope and complete the job, in one transaction.
+
+        Raises ``LeaseLost`` (nothing applied) unless the job is ``in_progress`` under
+        ``worker_id``; raises ``VersionConflict`` (nothing applied) when a target memory's
+        version moved since it was read. The completed job's ``result`` lists the reported
+        operations (``create``/``update``/``delete``, not ``touch``, not quarantined creates)
+        with the memory after each.
+        """
+
+    async def fail_update(
+        self, update_id: str, worker_id: str, *, error: dict, retry_at: int | None = None
+    ) -> UpdateJob:
+        """Give the job up: with ``retry_at``, back to ``queued`` then; otherwise ``failed``
+        with ``error`` (``{"code", "message"}``). Raises ``LeaseLost`` unless ``worker_id`` holds
+        it."""

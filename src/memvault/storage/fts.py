@@ -2,8 +2,8 @@
 
 User text never reaches the full-text engine as syntax: it is cut into words, each word becomes
 a quoted phrase, and the phrases are joined with ``OR`` (bm25 ranks documents that match more of
-them higher). ``OR``, ``NEAR``, ``*``, ``"``, ``:`` and ``^`` in the input are words or nothing, never
-operators. The SQLite backend wraps the result as ``sk : "<scope token>" AND content : (<terms>)``.
+them higher). ``OR``, ``NEAR``, ``*``, ``"``, ``:`` and ``^`` in the input are words or nothing,
+never operators. The SQLite backend wraps the result as ``sk : "<scope token>" AND content : (<terms>)``.
 """
 
 from __future__ import annotations

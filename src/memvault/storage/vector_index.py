@@ -126,7 +126,10 @@ class ScopeVectors:
         allowed = np.zeros(len(KINDS), dtype=bool)
         allowed[[KIND_CODES[MemoryKind(kind)] for kind in kinds]] = True
         mask = arrays.alive[:n] & (arrays.expires[:n] > now) & allowed[arrays.kinds[:n]]
-        scores = arrays.vectors[:n] @ query.astype(np.float32, copy=False)
+        # einsum, not `@`: BLAS gemv is no faster on one thread (the product is memory-bound) and
+        # collapses when several reader threads call it at once (OpenBLAS's threads contend);
+        # einsum runs on the calling thread without the GIL, so concurrent searches scale.
+        scores = np.einsum("ij,j->i", arrays.vectors[:n], query.astype(np.float32, copy=False))
         candidates = np.flatnonzero(mask)
         if len(candidates) == 0:
             return []
@@ -179,7 +182,7 @@ class ScopeVectors:
         old = self._arrays
         live = np.flatnonzero(old.alive[: old.size])
         count = len(live)
-        fresh = _allocate(max(16, 2 * (count + extra)), self.dim)
+        fresh = _allocate(count + extra + max(16, count // 4), self.dim)
         fresh.vectors[:count] = old.vectors[live]
         fresh.keys[:count] = old.keys[live]
         fresh.kinds[:count] = old.kinds[live]
@@ -252,6 +255,9 @@ class VectorCache:
                 self._pop(key)
                 raise
             index.version = after
+            if index.nbytes > self.max_bytes:
+                self._pop(key)
+                return
             self._account(key, index)
             self._evict()
 
@@ -289,4 +295,6 @@ def stack_embeddings(blobs: Sequence[bytes], dim: int) -> np.ndarray:
     """One ``(len(blobs), dim)`` float32 matrix from little-endian float32 BLOBs."""
     if not blobs:
         return np.zeros((0, dim), dtype=np.float32)
-    return np.frombuffer(b"".join(blobs), dtype="<f4").astype(np.float32).reshape(len(blobs), dim)
+    # Read-only, which is fine: an index never writes into the rows it was built with (growing
+    # reallocates), only into its own spare capacity.
+    return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dim)

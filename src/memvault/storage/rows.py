@@ -1,0 +1,190 @@
+"""Mapping between domain objects and database rows, and list pagination, for any SQL backend.
+
+Rows are read by column name (``sqlite3.Row``, asyncpg records and psycopg dict rows all allow
+it). JSON columns may arrive as text (SQLite) or already decoded (PostgreSQL ``jsonb``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from memvault.errors import InvalidRequest
+from memvault.models import (
+    Memory,
+    MemoryKind,
+    MemoryRevision,
+    MemoryStatus,
+    MemoryStore,
+    StoreOptions,
+    UpdateJob,
+    UpdateMessage,
+    UpdateStatus,
+)
+from memvault.storage.base import Order
+
+_OPTION_FIELDS = {f.name for f in dataclasses.fields(StoreOptions)}
+
+
+def dump_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _load_json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def store_params(store: MemoryStore) -> dict[str, Any]:
+    """Column values of a ``memory_stores`` row."""
+    return {
+        "id": store.id,
+        "project": store.project,
+        "name": store.name,
+        "chat_model": store.chat_model,
+        "requested_embedding_model": store.requested_embedding_model,
+        "embedding_model": store.embedding_model,
+        "embedding_dimension": store.embedding_dimension,
+        "options": dump_json(dataclasses.asdict(store.options)),
+        "description": store.description,
+        "metadata": dump_json(dict(store.metadata)),
+        "notices": dump_json(list(store.notices)),
+        "created_at": store.created_at,
+        "updated_at": store.updated_at,
+    }
+
+
+def row_to_store(row: Mapping[str, Any]) -> MemoryStore:
+    options = _load_json(row["options"]) or {}
+    return MemoryStore(
+        id=row["id"],
+        project=row["project"],
+        name=row["name"],
+        chat_model=row["chat_model"],
+        requested_embedding_model=row["requested_embedding_model"],
+        embedding_model=row["embedding_model"],
+        embedding_dimension=row["embedding_dimension"],
+        # Options written by a newer memvault may carry fields this one does not know.
+        options=StoreOptions(**{k: v for k, v in options.items() if k in _OPTION_FIELDS}),
+        description=row["description"],
+        metadata=_load_json(row["metadata"]) or {},
+        notices=tuple(_load_json(row["notices"]) or ()),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def row_to_memory(row: Mapping[str, Any]) -> Memory:
+    blob = row["embedding"]
+    return Memory(
+        id=row["id"],
+        store_id=row["store_id"],
+        scope=row["scope"],
+        kind=MemoryKind(row["kind"]),
+        content=row["content"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        version=row["version"],
+        status=MemoryStatus(row["status"]),
+        expires_at=row["expires_at"],
+        created_by=row["created_by"],
+        updated_by=row["updated_by"],
+        source=tuple(_load_json(row["source"]) or ()),
+        embedding=None if blob is None else np.frombuffer(blob, dtype="<f4"),
+    )
+
+
+def row_to_revision(row: Mapping[str, Any]) -> MemoryRevision:
+    return MemoryRevision(
+        memory_id=row["memory_id"],
+        version=row["version"],
+        content=row["content"],
+        changed_at=row["changed_at"],
+        changed_by=row["changed_by"],
+    )
+
+
+def messages_json(messages: Sequence[UpdateMessage]) -> str:
+    """An update's messages as the JSON list kept in ``updates.messages``."""
+    return dump_json(
+        [{"role": m.role, "text": m.text, "update_id": m.update_id} for m in messages]
+    )
+
+
+def row_to_update(row: Mapping[str, Any]) -> UpdateJob:
+    result, error = row["result"], row["error"]
+    return UpdateJob(
+        id=row["id"],
+        store_id=row["store_id"],
+        scope=row["scope"],
+        status=UpdateStatus(row["status"]),
+        messages=tuple(
+            UpdateMessage(role=m["role"], text=m["text"], update_id=m["update_id"])
+            for m in _load_json(row["messages"]) or ()
+        ),
+        run_at=row["run_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        previous_update_id=row["previous_update_id"],
+        superseded_by=row["superseded_by"],
+        attempts=row["attempts"],
+        lease_owner=row["lease_owner"],
+        lease_until=row["lease_until"],
+        result=None if result is None else _load_json(result),
+        error=None if error is None else _load_json(error),
+    )
+
+
+def embedding_blob(embedding: np.ndarray, dim: int) -> bytes:
+    """``embedding`` as little-endian float32 bytes; raises ``InvalidRequest`` unless it is a
+    finite vector of ``dim`` numbers."""
+    vector = np.asarray(embedding, dtype="<f4")
+    if vector.shape != (dim,):
+        raise InvalidRequest(
+            f"embedding has shape {vector.shape}, the memory store's model gives ({dim},)",
+            param="embedding",
+        )
+    if not np.isfinite(vector).all():
+        raise InvalidRequest("embedding has non-finite values", param="embedding")
+    return vector.tobytes()
+
+
+def source_json(existing: Any, added: Sequence[Mapping[str, Any]]) -> str:
+    """The provenance list ``existing`` (JSON or list) with ``added`` appended, as JSON."""
+    return dump_json([*(_load_json(existing) or ()), *(dict(entry) for entry in added)])
+
+
+class PagePlan(NamedTuple):
+    """How to fetch one page of an id-ordered list.
+
+    ``bounds`` are ``(operator, id)`` conditions on the id column; scan in ascending id order when
+    ``ascending``; fetch ``limit + 1`` rows (the extra one tells ``has_more``), then reverse the
+    page when ``reverse`` (paging backwards with ``before`` scans away from the cursor).
+    """
+
+    bounds: list[tuple[str, str]]
+    ascending: bool
+    reverse: bool
+
+
+def plan_page(order: Order, after: str | None, before: str | None) -> PagePlan:
+    """Cursors follow the list order: ``after`` is the page that follows that id in ``order``,
+    ``before`` the page that precedes it (the items nearest to it)."""
+    if order not in ("asc", "desc"):
+        raise InvalidRequest(f"order must be 'asc' or 'desc', not {order!r}", param="order")
+    forward = order == "asc"
+    bounds = []
+    if after is not None:
+        bounds.append((">" if forward else "<", after))
+    if before is not None:
+        bounds.append(("<" if forward else ">", before))
+    backwards = before is not None and after is None
+    return PagePlan(bounds=bounds, ascending=forward != backwards, reverse=backwards)
+
+
+def check_limit(limit: int) -> None:
+    if limit < 1:
+        raise InvalidRequest(f"limit must be at least 1, not {limit}", param="limit")

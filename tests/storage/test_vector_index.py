@@ -1,0 +1,103 @@
+"""The in-process vector index against a brute-force model, and the cache's rules."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from memvault.models import MemoryKind
+from memvault.storage.vector_index import ScopeVectors, VectorCache, VectorRow
+from tests.storage.conftest import unit_vector, unit_vectors
+
+KINDS = list(MemoryKind)
+
+
+def row(key: int, seed: int, kind: MemoryKind = MemoryKind.USER_PROFILE,
+        expires_at: int | None = None) -> VectorRow:  # fmt: skip
+    return VectorRow(key, kind, expires_at, unit_vector(seed))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.booleans(), st.lists(st.integers(0, 80), min_size=1, max_size=40)),
+        min_size=1, max_size=25,
+    ),
+    query_seed=st.integers(0, 1000),
+)  # fmt: skip
+def test_index_matches_brute_force(steps: list[tuple[bool, list[int]]], query_seed: int) -> None:
+    index = ScopeVectors(8, (1, 1))
+    model: dict[int, VectorRow] = {}
+    seeds = iter(range(10**6))  # distinct vectors, so no ties
+    for insert, keys in steps:
+        if insert:
+            rows = {key: row(key, next(seeds), KINDS[key % 3], 100 + key) for key in keys}
+            index.upsert(rows.values())
+            model.update(rows)
+        else:
+            index.remove(keys)
+            for key in keys:
+                model.pop(key, None)
+        assert len(index) == len(model)
+    query = unit_vector(query_seed + 10_000)
+    for kinds, now in ((KINDS, 0), (KINDS[:1], 0), (KINDS, 140)):
+        live = [r for r in model.values() if r.kind in kinds and r.expires_at > now]
+        expected = sorted(live, key=lambda r: -float(r.embedding @ query))[:10]
+        hits = index.search(query, kinds=kinds, now=now, limit=10)
+        assert [key for key, _ in hits] == [r.key for r in expected]
+        np.testing.assert_allclose(
+            [score for _, score in hits], [float(r.embedding @ query) for r in expected],
+            rtol=1e-5, atol=1e-6,
+        )  # fmt: skip
+
+
+def test_from_arrays_then_grow() -> None:
+    vectors = unit_vectors(5)
+    index = ScopeVectors.from_arrays(
+        dim=8, version=(1, 1), keys=np.arange(5), kinds=np.zeros(5),
+        expires=np.full(5, 2**62), vectors=vectors,
+    )  # fmt: skip
+    index.upsert([row(10, 99)])
+    index.remove([0])
+    hits = index.search(unit_vector(99), kinds=KINDS, now=0, limit=3)
+    assert hits[0][0] == 10
+    assert 0 not in [key for key, _ in index.search(vectors[0], kinds=KINDS, now=0, limit=6)]
+    assert index.search(vectors[0], kinds=[], now=0, limit=6) == []
+    assert index.search(vectors[0], kinds=KINDS, now=0, limit=0) == []
+
+
+def test_cache_versions() -> None:
+    cache = VectorCache(max_bytes=10**6)
+    key = ("memstore_a", "u")
+    index = ScopeVectors(8, (1, 3))
+    cache.put(key, index)
+    cache.put(key, ScopeVectors(8, (1, 2)))  # older: ignored
+    assert cache.get(key) is index
+
+    cache.apply(key, (1, 3), (1, 4), lambda ix: ix.upsert([row(1, 1)]))
+    assert cache.get(key) is index and index.version == (1, 4) and len(index) == 1
+    cache.apply(key, (1, 4), (1, 4), lambda ix: ix.upsert([row(2, 2)]))  # already there
+    assert len(index) == 1
+    cache.apply(key, (1, 6), (1, 7), lambda ix: None)  # missed (1, 5): dropped
+    assert cache.get(key) is None
+
+    newer = ScopeVectors(8, (2, 1))
+    cache.put(key, newer)
+    cache.put(("memstore_b", "u"), ScopeVectors(8, (3, 1)))
+    cache.drop_store("memstore_a")
+    assert cache.get(key) is None and cache.get(("memstore_b", "u")) is not None
+    assert cache.nbytes == cache.get(("memstore_b", "u")).nbytes  # type: ignore[union-attr]
+
+
+def test_cache_evicts_least_recently_used() -> None:
+    one = ScopeVectors(8, (1, 1)).nbytes
+    cache = VectorCache(max_bytes=2 * one)
+    for name in "abc":
+        cache.put(("s", name), ScopeVectors(8, (ord(name), 1)))
+        if name == "b":
+            cache.get(("s", "a"))
+    assert cache.get(("s", "a")) is not None
+    assert cache.get(("s", "b")) is None
+    assert cache.get(("s", "c")) is not None
+    assert cache.nbytes <= cache.max_bytes
