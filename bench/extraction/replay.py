@@ -56,7 +56,7 @@ async def replay(
         vectors = embed([c.content for c in candidates])
         neighbours = [_nearest(scope.active, c.kind, vectors[i]) for i, c in enumerate(candidates)]
         started = time.perf_counter()
-        decisions = await consolidator.consolidate(candidates, neighbours)
+        decisions = (await consolidator.consolidate(candidates, neighbours)).decisions
         scope.consolidate_seconds.append(time.perf_counter() - started)
         scope.decisions.extend(decisions)
         _apply(scope, decisions, clock, embed)

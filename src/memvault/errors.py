@@ -13,6 +13,7 @@
     │   ├── StoreAlreadyExists
     │   ├── VersionConflict           (a compare-and-set lost the race)
     │   └── LeaseLost                 (a worker no longer holds the job it worked on)
+    ├── ExtractionFailed              502 extraction_failed (the chat model failed an update)
     └── ServiceUnavailable            503 service_unavailable
 
 Each class carries its HTTP status and a stable ``code``; each API face renders them in its own
@@ -92,6 +93,15 @@ class VersionConflict(Conflict):
 
 class LeaseLost(Conflict):
     code = "lease_lost"
+
+
+class ExtractionFailed(MemvaultError):
+    """The chat model could not extract or consolidate memories: unreachable, timed out, failing
+    after bounded retries, refusing, or answering with invalid output twice. ``details`` carries
+    ``retryable`` (``True`` for outages a later attempt may not meet)."""
+
+    status_code = 502
+    code = "extraction_failed"
 
 
 class ServiceUnavailable(MemvaultError):

@@ -29,7 +29,7 @@ def forget(content: str, kind: MemoryKind = PROFILE, topic: str | None = None) -
 
 
 async def decide(candidates, neighbours) -> list[Decision]:
-    return await OfflineConsolidator().consolidate(candidates, neighbours)
+    return (await OfflineConsolidator().consolidate(candidates, neighbours)).decisions
 
 
 def test_implements_the_protocol():
@@ -204,7 +204,7 @@ class Scope:
             scored = sorted(((float(m.embedding @ vector), m) for m in same),
                             key=lambda pair: pair[0], reverse=True)[:5]
             neighbours.append([Neighbour(m, s) for s, m in scored])
-        decisions = await self.consolidator.consolidate(candidates, neighbours)
+        decisions = (await self.consolidator.consolidate(candidates, neighbours)).decisions
         for decision in decisions:
             self._apply(decision)
         return decisions

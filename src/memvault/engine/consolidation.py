@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol, runtime_checkable
 
-from memvault.engine.extraction.base import Candidate
+from memvault.engine.extraction.base import Candidate, Usage
 from memvault.engine.extraction.topics import SINGLE_VALUED, topic_of, topics_of
 from memvault.models import Memory, MemoryKind
 
@@ -54,30 +54,41 @@ class Decision:
     content: str | None = None
 
 
+@dataclass(frozen=True)
+class Consolidation:
+    decisions: list[Decision]
+    usage: Usage = field(default_factory=Usage)
+
+
 @runtime_checkable
 class Consolidator(Protocol):
     async def consolidate(
-        self, candidates: Sequence[Candidate], neighbours: Sequence[Sequence[Neighbour]]
-    ) -> list[Decision]:
+        self,
+        candidates: Sequence[Candidate],
+        neighbours: Sequence[Sequence[Neighbour]],
+        *,
+        model: str | None = None,
+    ) -> Consolidation:
         """Decide what each candidate does to the scope's memories.
 
         Args:
             candidates: the extractor's candidates for one update, in order.
             neighbours: ``neighbours[i]`` are the existing memories most similar to
                 ``candidates[i]`` (same kind, most similar first, any number, possibly none).
+            model: the store's chat model, for consolidators that call one.
 
         Returns:
-            Decisions in candidate order. Every candidate appears in at least one decision; a
+            The decisions and the tokens spent. Decisions come in candidate order. Every candidate appears in at least one decision; a
             forget may delete several memories. No two decisions update or delete the same
             memory, so they can be applied in any order.
 
         Example::
 
-            decisions = await OfflineConsolidator().consolidate(
+            result = await OfflineConsolidator().consolidate(
                 [Candidate(MemoryKind.USER_PROFILE, "Lives in Berlin", topic="home")],
                 [[Neighbour(paris_memory, 0.71)]],
             )
-            decisions[0].op, decisions[0].content  # ("update", "Lives in Berlin")
+            result.decisions[0].op, result.decisions[0].content  # ("update", "Lives in Berlin")
         """
         ...
 
@@ -234,9 +245,13 @@ class OfflineConsolidator:
         self.max_merged_chars = max_merged_chars
 
     async def consolidate(
-        self, candidates: Sequence[Candidate], neighbours: Sequence[Sequence[Neighbour]]
-    ) -> list[Decision]:
-        return self.consolidate_now(candidates, neighbours)
+        self,
+        candidates: Sequence[Candidate],
+        neighbours: Sequence[Sequence[Neighbour]],
+        *,
+        model: str | None = None,
+    ) -> Consolidation:
+        return Consolidation(self.consolidate_now(candidates, neighbours))
 
     def consolidate_now(
         self, candidates: Sequence[Candidate], neighbours: Sequence[Sequence[Neighbour]]

@@ -50,6 +50,8 @@ NEIGHBOURS = 5
 class Plan:
     operations: list[PlannedOperation]
     quarantined: int
+    usage: Usage
+    """Tokens the consolidation spent (the extraction's are counted by the caller)."""
 
 
 async def submit_update(
@@ -125,7 +127,9 @@ class UpdatePipeline:
         list[Candidate], Usage
     ]:
         messages = [ChatMessage(m.role, m.text) for m in job.messages]  # type: ignore[arg-type]
-        extraction = await self.extractor.extract(messages, memory_store.options)
+        extraction = await self.extractor.extract(
+            messages, memory_store.options, model=memory_store.chat_model
+        )
         enabled = _enabled_kinds(memory_store)
         return [c for c in extraction.candidates if c.kind in enabled], extraction.usage
 
@@ -137,7 +141,7 @@ class UpdatePipeline:
             memory_store.options.default_ttl_seconds
         ) else None
         if not candidates:
-            return Plan([], 0)
+            return Plan([], 0, Usage())
         vectors = await self.embeddings.embed(
             memory_store.embedding_model, [c.content for c in candidates]
         )
@@ -162,20 +166,22 @@ class UpdatePipeline:
             ))
         quarantined = len(operations)
         if not clean:
-            return Plan(operations, quarantined)
+            return Plan(operations, quarantined, Usage())
         neighbours = [
             await self._neighbours(memory_store, job.scope, candidate, vector)
             for candidate, vector in clean
         ]
-        decisions = await self.consolidator.consolidate([c for c, _ in clean], neighbours)
+        consolidation = await self.consolidator.consolidate(
+            [c for c, _ in clean], neighbours, model=memory_store.chat_model
+        )
         by_content = {candidate.content: vector for candidate, vector in clean}
-        for decision in decisions:
+        for decision in consolidation.decisions:
             operation = await self._operation(
                 memory_store, job, decision, by_content, expires_at
             )
             if operation is not None:
                 operations.append(operation)
-        return Plan(operations, quarantined)
+        return Plan(operations, quarantined, consolidation.usage)
 
     async def _neighbours(
         self, memory_store: MemoryStore, scope: str, candidate: Candidate, vector: np.ndarray

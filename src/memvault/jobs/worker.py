@@ -145,7 +145,8 @@ class UpdateWorker:
                     await self.store.complete_update(
                         job.store_id, job.scope, job.id, self.worker_id,
                         operations=plan.operations,
-                        usage=dataclasses.asdict(usage) | {"quarantined": plan.quarantined},
+                        usage=dataclasses.asdict(usage + plan.usage)
+                        | {"quarantined": plan.quarantined},
                     )  # fmt: skip
                     return
                 except VersionConflict:

@@ -212,7 +212,8 @@ class Store(Protocol):
 
         Due means ``queued`` with ``run_at <= now``, or ``in_progress`` with an expired lease (its
         worker died). Never claims a job of a scope that has another job in progress under a live
-        lease, so one scope's updates run one at a time, in order. The claimed job is
+        lease, or an older unfinished job (one waiting for a retry), so one scope's updates run
+        one at a time, in order. The claimed job is
         ``in_progress``, ``lease_owner=worker_id``, ``lease_until=now+lease_seconds``,
         ``attempts+1``. Two workers never hold the same job.
         """

@@ -74,7 +74,13 @@ class Extraction:
 class Extractor(Protocol):
     """Turns the messages of one update into candidate memories."""
 
-    async def extract(self, messages: Sequence[ChatMessage], options: StoreOptions) -> Extraction:
+    async def extract(
+        self,
+        messages: Sequence[ChatMessage],
+        options: StoreOptions,
+        *,
+        model: str | None = None,
+    ) -> Extraction:
         """Propose memories from ``messages``, honouring the store's ``options``.
 
         Args:
@@ -82,6 +88,7 @@ class Extractor(Protocol):
             options: the store's options: which kinds are enabled, and ``user_profile_details``
                 (free-text guidance such as "Avoid … age, financials, precise location, and
                 credentials").
+            model: the store's chat model, for extractors that call one.
 
         Returns:
             The candidates, in message order, and the tokens spent.

@@ -112,7 +112,13 @@ class OfflineExtractor:
         # ["Prefers dark roast coffee, usually in the morning"]
     """
 
-    async def extract(self, messages: Sequence[ChatMessage], options: StoreOptions) -> Extraction:
+    async def extract(
+        self,
+        messages: Sequence[ChatMessage],
+        options: StoreOptions,
+        *,
+        model: str | None = None,
+    ) -> Extraction:
         return Extraction(tuple(self.extract_now(messages, options)), Usage())
 
     def extract_now(
