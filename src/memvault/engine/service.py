@@ -91,11 +91,13 @@ class MemoryService:
                 param="definition.options.default_ttl_seconds",
             )
         notices = []
-        if chat_model and not self.settings.llm_configured:
-            message = f"chat model {chat_model!r} is not reachable: no LLM is configured"
-            if self.settings.strict_models:
-                raise ModelUnavailable(message, param="definition.chat_model")
-            notices.append(message + "; memories are extracted by the built-in offline extractor")
+        if chat_model:
+            reason = await self._chat_model_problem(chat_model)
+            if reason:
+                message = f"chat model {chat_model!r} is not reachable: {reason}"
+                if self.settings.strict_models:
+                    raise ModelUnavailable(message, param="definition.chat_model")
+                notices.append(message)
         choice = await self.embeddings.choose(embedding_model)
         if choice.notice:
             notices.append(choice.notice)
@@ -116,6 +118,16 @@ class MemoryService:
             updated_at=created,
         )
         return await self.store.create_store(store)
+
+    async def _chat_model_problem(self, chat_model: str) -> str | None:
+        """Why ``chat_model`` cannot extract this store's memories, or None when it can."""
+        if self.settings.resolved_extractor == "offline":
+            if self.settings.llm_configured:
+                return None  # the operator chose the offline extractor
+            return "no LLM is configured; memories are extracted by the built-in offline extractor"
+        from memvault.engine.llm import probe_chat_model
+
+        return await probe_chat_model(self.settings, chat_model)
 
     async def get_store(self, project: str, name: str) -> MemoryStore:
         return await self.store.get_store(project, name)

@@ -123,6 +123,13 @@ class UpdatePipeline:
         self.extractor = extractor
         self.consolidator = consolidator
 
+    async def aclose(self) -> None:
+        """Close the extractor's and consolidator's clients (an LLM's HTTP connections)."""
+        for part in (self.extractor, self.consolidator):
+            close = getattr(part, "aclose", None)
+            if close is not None:
+                await close()
+
     async def extract(self, memory_store: MemoryStore, job: UpdateJob) -> tuple[
         list[Candidate], Usage
     ]:

@@ -18,7 +18,7 @@ import socket
 import uuid
 
 from memvault.engine.updates import UpdatePipeline
-from memvault.errors import LeaseLost, MemvaultError, ServiceUnavailable, VersionConflict
+from memvault.errors import ExtractionFailed, LeaseLost, MemvaultError, ServiceUnavailable, VersionConflict
 from memvault.models import UpdateJob, now
 from memvault.storage.base import Store
 
@@ -77,13 +77,15 @@ class UpdateWorker:
         self._tasks.append(asyncio.create_task(self._purge_loop(), name="memvault-purge"))
 
     async def stop(self) -> None:
-        """Stop claiming; jobs in hand finish first (a hard kill is covered by leases)."""
+        """Stop claiming; jobs in hand finish first (a hard kill is covered by leases). Then
+        close the pipeline's clients."""
         self._stopping.set()
         self._wake.set()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        await self.pipeline.aclose()
 
     async def _loop(self, index: int) -> None:
         while not self._stopping.is_set():
@@ -158,7 +160,11 @@ class UpdateWorker:
             await self._give_up(job, exc)
 
     async def _give_up(self, job: UpdateJob, exc: Exception) -> None:
-        retryable = not isinstance(exc, MemvaultError) or isinstance(exc, ServiceUnavailable)
+        retryable = (
+            not isinstance(exc, MemvaultError)
+            or isinstance(exc, ServiceUnavailable)
+            or (isinstance(exc, ExtractionFailed) and bool(exc.details.get("retryable")))
+        )
         if retryable and job.attempts < MAX_ATTEMPTS:
             log.warning("update %s attempt %d failed (%s); retrying", job.id, job.attempts, exc)
             retry_at = now() + 2 ** job.attempts
