@@ -98,7 +98,8 @@ class LeaseLost(Conflict):
 class ExtractionFailed(MemvaultError):
     """The chat model could not extract or consolidate memories: unreachable, timed out, failing
     after bounded retries, refusing, or answering with invalid output twice. ``details`` carries
-    ``retryable`` (``True`` for outages a later attempt may not meet)."""
+    ``retryable``: ``True`` for an outage (429, 5xx, timeout, network) that a later attempt may
+    not meet, ``False`` for a request the service refused or a reply that made no sense."""
 
     status_code = 502
     code = "extraction_failed"
