@@ -152,17 +152,8 @@ async def list_memories(
 async def list_memories_get(
     project: str, name: str, query: Listing, service: Service, scope: str, kind: str | None = None
 ) -> dict:
-    store = await _store(service, project, name)
-    page = await service.list_memories(
-        store,
-        scope,
-        kind=kind,
-        limit=query.limit,
-        order=query.order,
-        after=query.after,
-        before=query.before,
-    )
-    return _memory_list(page)
+    """The REST docs' form: the scope in the query string instead of the body."""
+    return await list_memories(project, name, query, service, None, scope, kind)
 
 
 @router.post("/memory_stores/{name}/items")

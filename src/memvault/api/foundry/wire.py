@@ -19,6 +19,7 @@ from memvault.models import (
     UpdateJob,
     UpdateStatus,
     memory_from_dict,
+    memory_to_dict,
 )
 
 MESSAGE_ROLES = {"user", "assistant", "system", "developer"}
@@ -196,22 +197,21 @@ def store_json(store: MemoryStore) -> dict[str, Any]:
 
 
 def memory_json(memory: Memory) -> dict[str, Any]:
+    """``MemoryItem``, with version and provenance under ``memvault``."""
+    snapshot = memory_to_dict(memory)
     return {
         "memory_id": memory.id,
         "updated_at": memory.updated_at,
         "scope": memory.scope,
         "content": memory.content,
         "kind": memory.kind.value,
-        "memvault": {
-            "created_at": memory.created_at,
-            "version": memory.version,
-            "status": memory.status.value,
-            "expires_at": memory.expires_at,
-            "created_by": memory.created_by,
-            "updated_by": memory.updated_by,
-            "source": list(memory.source),
-        },
+        "memvault": {key: snapshot[key] for key in _MEMORY_EXTRAS},
     }
+
+
+_MEMORY_EXTRAS = (
+    "created_at", "version", "status", "expires_at", "created_by", "updated_by", "source"
+)
 
 
 def list_json(page: Page[Any], render: Any, id_of: Any) -> dict[str, Any]:

@@ -291,3 +291,23 @@ def _service_message(exc: openai.APIStatusError) -> str:
 def _short(text: str, limit: int = 300) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class ChatModelUser:
+    """Base of the extractor and the consolidator: a :class:`StructuredChat` over a client they
+    may share, and a default model for calls that name none."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        model: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+    ) -> None:
+        self.chat = StructuredChat(client, timeout=timeout, max_retries=max_retries)
+        self.model = model
+
+    async def aclose(self) -> None:
+        """Close the client's connections (closing a shared client twice is harmless)."""
+        await self.chat.aclose()

@@ -27,12 +27,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from openai import AsyncOpenAI
 
 from memvault.engine.consolidation import Consolidation, Decision, Neighbour, content_words
 from memvault.engine.extraction.base import Candidate
 from memvault.engine.extraction.sensitive import secret_reason
-from memvault.engine.llm.chat import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, StructuredChat
+from memvault.engine.llm.chat import ChatModelUser
 from memvault.engine.llm.extractor import clean_content
 from memvault.engine.llm.prompts import CONSOLIDATION_SYSTEM, consolidation_request
 from memvault.engine.llm.schemas import ConsolidationChoice, ConsolidationReply
@@ -43,7 +42,7 @@ from memvault.models import Memory
 SCHEMA_NAME = "memvault_consolidation"
 
 
-class LLMConsolidator:
+class LLMConsolidator(ChatModelUser):
     """Consolidates candidates with an OpenAI-compatible chat model (at most one call).
 
     Args:
@@ -63,21 +62,6 @@ class LLMConsolidator:
         )
         result.decisions[0].op, result.decisions[0].target  # ("update", paris_memory)
     """
-
-    def __init__(
-        self,
-        client: AsyncOpenAI,
-        *,
-        model: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT_S,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-    ) -> None:
-        self.chat = StructuredChat(client, timeout=timeout, max_retries=max_retries)
-        self.model = model
-
-    async def aclose(self) -> None:
-        """Close the client's connections (the extractor sharing it closes with it)."""
-        await self.chat.aclose()
 
     async def consolidate(
         self,

@@ -22,13 +22,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from openai import AsyncOpenAI
 
 from memvault.engine.extraction.base import Candidate, ChatMessage, Extraction
 from memvault.engine.extraction.english import capitalise
 from memvault.engine.extraction.sensitive import filter_candidates
 from memvault.engine.extraction.topics import topic_of
-from memvault.engine.llm.chat import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, StructuredChat
+from memvault.engine.llm.chat import ChatModelUser
 from memvault.engine.llm.prompts import EXTRACTION_SYSTEM, enabled_kinds, extraction_request
 from memvault.engine.llm.schemas import ExtractedMemory, ExtractionReply
 from memvault.errors import ExtractionFailed
@@ -40,7 +39,7 @@ MAX_TOPIC_CHARS = 40
 _USER_SUBJECT = re.compile(r"^(?:the\s+)?user\s+(?=[a-z])", re.IGNORECASE)
 
 
-class LLMExtractor:
+class LLMExtractor(ChatModelUser):
     """Extracts candidate memories with an OpenAI-compatible chat model (one call per update).
 
     Args:
@@ -59,21 +58,6 @@ class LLMExtractor:
         )
         extraction.candidates[0].content  # "Prefers dark roast coffee"
     """
-
-    def __init__(
-        self,
-        client: AsyncOpenAI,
-        *,
-        model: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT_S,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-    ) -> None:
-        self.chat = StructuredChat(client, timeout=timeout, max_retries=max_retries)
-        self.model = model
-
-    async def aclose(self) -> None:
-        """Close the client's connections (the consolidator sharing it closes with it)."""
-        await self.chat.aclose()
 
     async def extract(
         self,
