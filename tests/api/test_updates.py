@@ -236,3 +236,17 @@ async def test_ttl_expires_memories_and_updates_refresh_them(tmp_path: Path) -> 
             await asyncio.sleep(2.6 - (time.monotonic() - started))
             assert (await client.get(f"{S}/s/items/{memory['memory_id']}")).status_code == 404
             assert await search(client, "s", "u", "tea") == []
+
+
+async def test_concurrent_updates_of_one_scope_lose_no_fact(client: httpx.AsyncClient) -> None:
+    await create_store(client, "s")
+    facts = ["I play the cello", "I am allergic to peanuts", "I work as a nurse",
+             "I have a dog named Pip", "I speak Korean", "I live in Lisbon",
+             "I drive an electric van", "I am vegetarian"]
+    ids = await asyncio.gather(*(submit(client, "s", "u", fact) for fact in facts))
+    results = await asyncio.gather(*(wait(client, "s", update_id) for update_id in ids))
+    assert {r["status"] for r in results} <= {"completed", "superseded"}
+    stored = " | ".join(await profile(client, "s", "u")).lower()
+    for needle in ("cello", "peanuts", "nurse", "pip", "korean", "lisbon", "electric van",
+                   "vegetarian"):
+        assert needle in stored, (needle, stored)
