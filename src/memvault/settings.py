@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(
         64, description="Most texts embedded in one call of the embedding model."
     )
+    embedding_wait_ms: float = Field(
+        0,
+        description=(
+            "How long a text waits for others to share its embedding batch (texts that arrive"
+            " while a batch runs are batched anyway)."
+        ),
+    )
     embedding_threads: int = Field(
         0, description="Threads for the local embedding model (0: one per core)."
     )

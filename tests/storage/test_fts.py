@@ -29,7 +29,9 @@ def test_terms() -> None:
     assert query_terms("Green TEA, green tea!") == ["green", "tea"]
     assert query_terms('"" * ^ : ( ) {} -- _ __') == []
     assert match_terms("   ") is None
-    assert match_terms('coffee OR "tea"*') == '"coffee" OR "or" OR "tea"'
+    assert match_terms('coffee OR "tea"*') == '"coffee" OR "tea"'
+    assert query_terms("What do I think about coffee?") == ["think", "coffee"]
+    assert query_terms("Who are you?") == ["who", "are", "you"]  # nothing but stopwords
     assert len(query_terms(" ".join(f"w{i}" for i in range(100)))) == MAX_TERMS
 
 

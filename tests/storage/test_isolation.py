@@ -9,6 +9,8 @@ after each one compares every (store, scope) with a model of what it must hold.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 
 import pytest
@@ -126,8 +128,10 @@ async def check(store: Store, world: World) -> None:
             )  # fmt: skip
             expected = set(world.visible(target))
             assert {h.memory.id for h in hits.by_vector} == expected
+            searched = set(query_terms(" ".join(WORDS)))
             assert {h.memory.id for h in hits.by_text} == {
-                i for i in expected if query_terms(world.of(target)[i].content)
+                i for i in expected
+                if searched & {w.casefold() for w in re.findall(r"\w+", world.of(target)[i].content)}
             }
             for hit in hits.by_vector + hits.by_text:
                 assert (hit.memory.store_id, hit.memory.scope) == (store_id, scope)

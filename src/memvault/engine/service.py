@@ -7,6 +7,7 @@ database.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from memvault.models import (
     NewMemory,
     Page,
     ScoredMemory,
+    SearchCandidates,
     StoreOptions,
     UpdateJob,
     new_id,
@@ -308,14 +310,19 @@ class MemoryService:
             return SearchOutcome([ScoredMemory(m, 1.0) for m in page.items], static=True)
         query = query[-MAX_QUERY_CHARS:]
         limit = max_memories or DEFAULT_SEARCH_LIMIT
-        [embedding] = await self.embeddings.embed(store.embedding_model, [query])
-        candidates = await self.store.search_candidates(
-            store.id,
-            scope,
-            text=query,
-            embedding=embedding,
-            kinds=kinds,
-            limit=max(limit * 3, 20),
-        )
+        depth = max(limit * 3, 20)
+        # The full-text half needs no embedding: it runs on a reader thread while the query is
+        # embedded.
+        by_text = asyncio.ensure_future(self.store.search_candidates(
+            store.id, scope, text=query, embedding=None, kinds=kinds, limit=depth
+        ))
+        try:
+            [embedding] = await self.embeddings.embed(store.embedding_model, [query])
+            by_vector = await self.store.search_candidates(
+                store.id, scope, text="", embedding=embedding, kinds=kinds, limit=depth
+            )
+        finally:
+            text_hits = await by_text
+        candidates = SearchCandidates(by_vector.by_vector, text_hits.by_text)
         return SearchOutcome(fuse(candidates, limit), static=False)
 

@@ -110,7 +110,11 @@ class EmbeddingProviders:
             return None
 
     def _new_batcher(self, embedder: Embedder) -> EmbeddingBatcher:
-        return EmbeddingBatcher(embedder, max_batch=self._settings.embedding_batch_size)
+        return EmbeddingBatcher(
+            embedder,
+            max_batch=self._settings.embedding_batch_size,
+            max_wait_ms=self._settings.embedding_wait_ms,
+        )
 
     async def embed(self, model: str, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 rows, one per text, from ``model`` (batched across callers)."""

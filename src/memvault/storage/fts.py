@@ -15,18 +15,29 @@ MAX_TERMS = 32
 
 _WORD = re.compile(r"\w+")
 
+# Function words match most memories and rank none of them (memories are short third-person
+# facts, questions are first-person): leaving them out keeps a query's cost to the words that
+# carry meaning. A text made only of them is searched as it is.
+STOPWORDS = frozenset("""
+a about above after again all am an and any are as at be been being before below between both
+but by can could did do does doing down during each few for from further had has have having he
+her here hers him his how i if in into is it its itself just me more most my myself no nor not
+now of off on once only or other our ours out over own same she should so some such than that
+the their theirs them then there these they this those through to too under until up very was
+we were what when where which while who whom why will with would you your yours yourself
+""".split())
+
 
 def query_terms(text: str) -> list[str]:
-    """The distinct words of ``text`` (case-folded, in order of first appearance, at most
-    ``MAX_TERMS``)."""
+    """The distinct words of ``text`` that carry meaning (case-folded, in order of first
+    appearance, at most ``MAX_TERMS``); all of its words when every one is a stopword."""
     seen: dict[str, None] = {}
     for match in _WORD.finditer(text):
         word = match.group().casefold()
         if word.strip("_") and word not in seen:
             seen[word] = None
-            if len(seen) == MAX_TERMS:
-                break
-    return list(seen)
+    words = [word for word in seen if word not in STOPWORDS] or list(seen)
+    return words[:MAX_TERMS]
 
 
 def quote(term: str) -> str:
@@ -38,7 +49,7 @@ def match_terms(text: str) -> str | None:
     """An FTS5 expression matching any word of ``text``; ``None`` when there is no word.
 
     >>> match_terms('coffee OR "tea"*')
-    '"coffee" OR "or" OR "tea"'
+    '"coffee" OR "tea"'
     """
     terms = query_terms(text)
     if not terms:

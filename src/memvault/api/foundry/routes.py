@@ -68,20 +68,22 @@ async def list_stores(project: str, query: Listing, service: Service) -> dict:
 
 
 @router.post("/memory_stores/{name}:search_memories")
-async def search_memories(project: str, name: str, body: wire.SearchIn, service: Service) -> dict:
+async def search_memories(
+    project: str, name: str, body: wire.SearchIn, service: Service
+) -> JSONResponse:
     store = await _store(service, project, name)
     texts = wire.message_texts(body.items)
     query = "\n".join(text for _, text in texts)
     max_memories = body.options.max_memories if body.options else None
     outcome = await service.search(store, body.scope, query, max_memories=max_memories)
-    return {
+    return JSONResponse({
         "search_id": new_id("search"),
         "memories": [
             {"memory_item": wire.memory_json(hit.memory), "score": round(hit.score, 6)}
             for hit in outcome.memories
         ],
         "usage": wire.usage_json(),
-    }
+    })
 
 
 @router.post("/memory_stores/{name}:update_memories", status_code=202)
