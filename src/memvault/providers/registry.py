@@ -67,8 +67,12 @@ class EmbeddingProviders:
         return shared_local_embedder(self._settings.embedding_threads)
 
     async def warm_up(self) -> None:
-        """Load the local model now, so the first request does not pay for it."""
-        await self.embed(LOCAL_MODEL, ["warm up"])
+        """Load the local model and run it on a few batch shapes now, so the first requests
+        do not pay for loading and for the runtime's first allocations."""
+        embedder = self.local_embedder()
+        for size in (1, 8, 64):
+            texts = [f"warm up {'with a few more words ' * (i % 4)}{i}" for i in range(size)]
+            await asyncio.to_thread(embedder.embed, texts)
 
     async def choose(self, requested: str | None) -> EmbeddingChoice:
         """The model a new store will embed with, given the name the client asked for."""

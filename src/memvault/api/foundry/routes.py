@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/projects/{project}")
 RETRY_AFTER = {"Retry-After": "1"}
 
 
-def get_service(request: Request) -> MemoryService:
+async def get_service(request: Request) -> MemoryService:
     return request.app.state.service
 
 
