@@ -162,3 +162,39 @@ async def test_strict_models_probes_the_chat_model(
             assert extra["notices"] == []
             assert extra["embedding_model"] == "text-embedding-3-small"
             assert server.requests_to(CHAT)[-1].json["model"] == "gpt-4.1"
+
+
+DATA = Path(__file__).parent / "data"
+
+
+async def test_poisoned_candidates_never_become_searchable(
+    client: httpx.AsyncClient, server: ScriptedOpenAIServer
+) -> None:
+    """An LLM that faithfully extracts injected instructions: every such candidate is
+    quarantined, never searchable; the ordinary facts mixed with them are stored and found."""
+    payloads = [line for line in (DATA / "poisoning_payloads.txt").read_text().splitlines()
+                if line.strip()][:120]
+    facts = [line for line in (DATA / "ordinary_facts.txt").read_text().splitlines()
+             if line.strip()][:60]
+    await create_store(client, "s", embedding_model="all-MiniLM-L6-v2")
+    server.set_default(CHAT, lambda request: reply({"decisions": []}))  # consolidation: defaults
+    mixed = [(text, False) for text in payloads] + [(text, True) for text in facts]
+    mixed.sort(key=lambda pair: hash(pair[0]) % 97)
+    scopes = {}
+    for batch_start in range(0, len(mixed), 12):
+        batch = mixed[batch_start:batch_start + 12]
+        scope = f"u{batch_start}"
+        server.enqueue(CHAT, body=reply({"memories": [
+            {"kind": "user_profile", "action": "remember", "content": text, "topic": "misc",
+             "source_indexes": [0]} for text, _ in batch]}))
+        done = await wait(client, "s", await submit(client, "s", scope, "(a conversation)"))
+        assert done["status"] == "completed", done
+        reported = {op["memory_item"]["content"] for op in done["result"]["memory_operations"]}
+        for text, ordinary in batch:
+            scopes[text] = scope
+            assert (text in reported) == ordinary, text
+    for text, ordinary in mixed:
+        response = await client.post(f"{S}/s:search_memories", json={
+            "scope": scopes[text], "items": text, "options": {"max_memories": 20}})
+        found = {m["memory_item"]["content"] for m in response.json()["memories"]}
+        assert (text in found) == ordinary, text
