@@ -198,3 +198,15 @@ async def test_poisoned_candidates_never_become_searchable(
             "scope": scopes[text], "items": text, "options": {"max_memories": 20}})
         found = {m["memory_item"]["content"] for m in response.json()["memories"]}
         assert (text in found) == ordinary, text
+
+
+async def test_a_store_without_a_chat_model_is_extracted_offline(
+    client: httpx.AsyncClient, server: ScriptedOpenAIServer
+) -> None:
+    response = await client.post(f"{S}", json={"name": "plain"})
+    assert response.json()["definition"]["chat_model"] == "memvault-offline"
+    done = await wait(client, "plain", await submit(client, "plain", "u", "I am allergic to peanuts"))
+    assert done["status"] == "completed", done
+    assert [op["memory_item"]["content"] for op in done["result"]["memory_operations"]] == [
+        "Is allergic to peanuts"]
+    assert not [r for r in server.requests_to(CHAT) if "response_format" in r.json]

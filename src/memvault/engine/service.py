@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from memvault.engine import validation
 from memvault.engine.retrieval import fuse
-from memvault.engine.updates import submit_update
+from memvault.engine.updates import OFFLINE_CHAT_MODEL, submit_update
 from memvault.errors import InvalidRequest, ModelUnavailable
 from memvault.models import (
     Memory,
@@ -38,7 +38,6 @@ STATIC_SEARCH_LIMIT = 100
 MAX_SEARCH_LIMIT = 100
 # Of a long conversation, the newest text says most about what is relevant now.
 MAX_QUERY_CHARS = 2_000
-OFFLINE_CHAT_MODEL = "memvault-offline"
 
 
 @dataclass(frozen=True)

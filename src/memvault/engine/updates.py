@@ -21,8 +21,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from memvault.engine import validation
-from memvault.engine.consolidation import Consolidator, Decision, Neighbour
+from memvault.engine.consolidation import (
+    Consolidator,
+    Decision,
+    Neighbour,
+    OfflineConsolidator,
+)
 from memvault.engine.extraction.base import Candidate, ChatMessage, Extractor, Usage
+from memvault.engine.extraction.offline import OfflineExtractor
 from memvault.engine.poisoning import check_poisoning
 from memvault.errors import InvalidRequest
 from memvault.models import (
@@ -40,6 +46,8 @@ from memvault.providers.registry import EmbeddingProviders
 from memvault.settings import Settings
 from memvault.storage.base import Store
 
+OFFLINE_CHAT_MODEL = "memvault-offline"
+"""The chat model of a store created without one: its memories are extracted offline."""
 DEFAULT_UPDATE_DELAY = 300
 MAX_UPDATE_DELAY = 86_400
 MAX_MESSAGES = 200
@@ -109,7 +117,11 @@ async def submit_update(
 
 
 class UpdatePipeline:
-    """Plans the memory operations of one update. Holds no state between calls."""
+    """Plans the memory operations of one update. Holds no state between calls.
+
+    A store created without a chat model (``chat_model == OFFLINE_CHAT_MODEL``) is always served
+    by the offline extractor and consolidator, whatever ``extractor`` and ``consolidator`` are.
+    """
 
     def __init__(
         self,
@@ -122,6 +134,12 @@ class UpdatePipeline:
         self.embeddings = embeddings
         self.extractor = extractor
         self.consolidator = consolidator
+        self._offline = (OfflineExtractor(), OfflineConsolidator())
+
+    def _parts(self, memory_store: MemoryStore) -> tuple[Extractor, Consolidator]:
+        if memory_store.chat_model == OFFLINE_CHAT_MODEL:
+            return self._offline
+        return self.extractor, self.consolidator
 
     async def aclose(self) -> None:
         """Close the extractor's and consolidator's clients (an LLM's HTTP connections)."""
@@ -134,7 +152,8 @@ class UpdatePipeline:
         list[Candidate], Usage
     ]:
         messages = [ChatMessage(m.role, m.text) for m in job.messages]  # type: ignore[arg-type]
-        extraction = await self.extractor.extract(
+        extractor, _ = self._parts(memory_store)
+        extraction = await extractor.extract(
             messages, memory_store.options, model=memory_store.chat_model
         )
         enabled = _enabled_kinds(memory_store)
@@ -178,7 +197,8 @@ class UpdatePipeline:
             await self._neighbours(memory_store, job.scope, candidate, vector)
             for candidate, vector in clean
         ]
-        consolidation = await self.consolidator.consolidate(
+        _, consolidator = self._parts(memory_store)
+        consolidation = await consolidator.consolidate(
             [c for c, _ in clean], neighbours, model=memory_store.chat_model
         )
         by_content = {candidate.content: vector for candidate, vector in clean}
@@ -281,8 +301,5 @@ def default_pipeline(
 
         extractor, consolidator = llm_extractor_and_consolidator(settings)
     else:
-        from memvault.engine.consolidation import OfflineConsolidator
-        from memvault.engine.extraction.offline import OfflineExtractor
-
         extractor, consolidator = OfflineExtractor(), OfflineConsolidator()
     return UpdatePipeline(store, embeddings, extractor, consolidator)
