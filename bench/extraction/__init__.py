@@ -4,9 +4,8 @@
 
 ``conversations.json`` holds conversations written for memvault (conflicts, duplicates,
 forgetting, sensitive data, assistant-only facts, chit-chat, procedural and summary memories).
-Each is replayed update by update through ``OfflineExtractor`` and ``OfflineConsolidator`` over
-an in-memory scope embedded with the real local model (``MiniLMEmbedder``), with neighbours =
-the top 5 same-kind memories by cosine, and poisoned candidates quarantined. The scope's final
+Each is replayed update by update through memvault's real update pipeline
+(:mod:`bench.extraction.replay`), offline by default or with the configured LLM. The scope's final
 active memories are then scored against the conversation's ``expected`` facts (matching rule in
 ``bench/extraction/scoring.py``):
 
@@ -32,9 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.extraction.replay import Scope, replay
+from bench.extraction.replay import Replayer, Scope
 from bench.extraction.scoring import MIN_COSINE, MIN_COVERAGE, contains_phrase, support
-from memvault.engine.consolidation import OfflineConsolidator
 from memvault.engine.extraction import ChatMessage, OfflineExtractor
 from memvault.models import MemoryKind, StoreOptions
 
@@ -133,15 +131,16 @@ def _ratio(a: int, b: int) -> str:
     return f"{a / b:.2f} ({a}/{b})" if b else "n/a"
 
 
-async def _replay_all(conversations: list[dict], embed) -> list[tuple[dict, Scope]]:
-    extractor, consolidator = OfflineExtractor(), OfflineConsolidator()
+async def _replay_all(conversations: list[dict]) -> tuple[str, list[tuple[dict, Scope]]]:
     out = []
-    for conversation in conversations:
-        updates = [[ChatMessage(m["role"], m["text"]) for m in update]
-                   for update in conversation["updates"]]
-        options = StoreOptions(**conversation.get("options", {}))
-        out.append((conversation, await replay(updates, options, extractor, consolidator, embed)))
-    return out
+    async with Replayer() as replayer:
+        for conversation in conversations:
+            updates = [[(m["role"], m["text"]) for m in update]
+                       for update in conversation["updates"]]
+            options = StoreOptions(**conversation.get("options", {}))
+            out.append((conversation,
+                        await replayer.replay(conversation["id"], updates, options)))
+        return replayer.extractor_name, out
 
 
 def _latency_ten_messages(conversations: list[dict], repeats: int) -> tuple[float, float]:
@@ -167,10 +166,10 @@ def run(quick: bool = False) -> str:
     conversations = load_conversations()
     if quick:
         conversations = conversations[::2]
-    replayed = asyncio.run(_replay_all(conversations, embed))
+    extractor_name, replayed = asyncio.run(_replay_all(conversations))
     results = [score(c, s, embed) for c, s in replayed]
     median_ms, p95_ms = _latency_ten_messages(conversations, 50 if quick else 300)
-    consolidate = [t * 1000 for _, s in replayed for t in s.consolidate_seconds]
+    per_update = [t * 1000 for _, s in replayed for t in s.update_seconds]
 
     splits: dict[str, list] = {"dev": [], "dev2": [], "holdout": []}
     for conversation, r in zip(conversations, results, strict=True):
@@ -200,13 +199,13 @@ def run(quick: bool = False) -> str:
             by_kind[line.split(":")[0]][3] += 1
 
     lines = [
-        "## Extraction: offline extractor + consolidator",
+        f"## Extraction: {extractor_name}",
         "",
         f"{len(conversations)} conversations ({sum(len(c['updates']) for c in conversations)}"
-        f" updates) from `bench/extraction/conversations.json`, replayed through"
-        " `OfflineExtractor` and `OfflineConsolidator` over an in-memory scope embedded with"
-        " all-MiniLM-L6-v2 (neighbours: top 5 of the same kind by cosine; poisoned candidates"
-        " quarantined). A stored memory is correct when some expected fact of its kind has a"
+        f" updates) from `bench/extraction/conversations.json`, replayed through memvault's"
+        " update pipeline (`submit_update`, then the worker: extraction, quarantine,"
+        " all-MiniLM-L6-v2 embeddings, neighbours, consolidation, commit) on a SQLite store, one"
+        " scope per conversation. A stored memory is correct when some expected fact of its kind has a"
         f" cosine of at least {MIN_COSINE} with it and one of the two contains at least"
         f" {MIN_COVERAGE:.0%} of the other's key terms; an expected fact is recalled when some"
         f" stored memory contains at least {MIN_COVERAGE:.0%} of the fact's key terms (same"
@@ -225,9 +224,10 @@ def run(quick: bool = False) -> str:
         _row("Redundant memories (second match of one fact)", totals, lambda t: str(t.redundant)),
         _row("Quarantined candidates (poisoning)", totals, lambda t: str(t.quarantined)),
         "",
-        f"Extracting one 10-message update takes {median_ms:.2f} ms (median; p95 {p95_ms:.2f} ms);"
-        f" consolidating one update {statistics.median(consolidate) if consolidate else 0:.2f} ms"
-        " (median), both without the embedding calls.",
+        f"The offline extractor takes {median_ms:.2f} ms on a 10-message update (median; p95"
+        f" {p95_ms:.2f} ms); a whole update through the pipeline took"
+        f" {statistics.median(per_update) if per_update else 0:.1f} ms (median, embeddings and"
+        " commit included).",
         "",
         "| Kind | Stored | Wrong | Expected | Missed |",
         "|---|---|---|---|---|",

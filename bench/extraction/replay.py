@@ -1,96 +1,82 @@
-"""Replays a conversation's updates through an extractor and a consolidator over one in-memory
-scope, the way the update pipeline does: extract, quarantine poisoned candidates, embed, find the
-top-5 same-kind neighbours by cosine, consolidate, apply the decisions."""
+"""Replays conversations through memvault's real update pipeline: the update is queued with
+``MemoryService.submit_update`` and processed by ``UpdateWorker.run_once`` (extract, quarantine
+poisoned candidates, embed, find neighbours, consolidate, commit) on a real SQLite store, one
+scope per conversation. The extractor is whatever the settings choose: offline by default, the
+configured LLM when ``MEMVAULT_EXTRACTOR=llm`` (with ``MEMVAULT_BENCH_CHAT_MODEL`` as the
+store's chat model)."""
 
 from __future__ import annotations
 
+import os
+import re
+import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from pathlib import Path
 
-import numpy as np
-
-from memvault.engine.consolidation import Consolidator, Decision, Neighbour
-from memvault.engine.extraction import ChatMessage, Extractor
-from memvault.engine.poisoning import check_poisoning
-from memvault.models import Memory, MemoryStatus, StoreOptions, new_id
-
-NEIGHBOURS = 5
+from memvault.engine.service import MemoryService
+from memvault.engine.updates import default_pipeline
+from memvault.jobs.worker import UpdateWorker
+from memvault.models import Memory, MemoryStatus, StoreOptions
+from memvault.providers.registry import EmbeddingProviders
+from memvault.settings import Settings
+from memvault.storage import open_store
 
 
 @dataclass
 class Scope:
-    """The memories of one scope: active ones (searchable) and quarantined ones."""
+    """The memories a conversation left in its scope: active ones (searchable) and quarantined
+    ones, and how long each update took end to end (embedding included)."""
 
     active: list[Memory] = field(default_factory=list)
     quarantined: list[Memory] = field(default_factory=list)
-    extract_seconds: list[float] = field(default_factory=list)
-    consolidate_seconds: list[float] = field(default_factory=list)
-    decisions: list[Decision] = field(default_factory=list)
+    update_seconds: list[float] = field(default_factory=list)
 
 
-async def replay(
-    updates: Sequence[Sequence[ChatMessage]],
-    options: StoreOptions,
-    extractor: Extractor,
-    consolidator: Consolidator,
-    embed,
-) -> Scope:
-    """Run every update in order; ``embed(texts) -> (n, d)`` unit rows."""
-    scope = Scope()
-    clock = 0
-    for messages in updates:
-        clock += 1
-        started = time.perf_counter()
-        extraction = await extractor.extract(messages, options)
-        scope.extract_seconds.append(time.perf_counter() - started)
-        candidates = []
-        for candidate in extraction.candidates:
-            if candidate.action == "remember" and check_poisoning(candidate.content):
-                scope.quarantined.append(_memory(candidate.kind, candidate.content, None, clock,
-                                                 MemoryStatus.QUARANTINED))
-            else:
-                candidates.append(candidate)
-        if not candidates:
-            continue
-        vectors = embed([c.content for c in candidates])
-        neighbours = [_nearest(scope.active, c.kind, vectors[i]) for i, c in enumerate(candidates)]
-        started = time.perf_counter()
-        decisions = (await consolidator.consolidate(candidates, neighbours)).decisions
-        scope.consolidate_seconds.append(time.perf_counter() - started)
-        scope.decisions.extend(decisions)
-        _apply(scope, decisions, clock, embed)
-    return scope
+class Replayer:
+    """``async with Replayer() as replayer: scope = await replayer.replay(...)``."""
 
+    def __init__(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory()
+        self.settings = Settings(data_dir=Path(self._tmp.name), sqlite_synchronous="NORMAL")
+        self.chat_model = (os.environ.get("MEMVAULT_BENCH_CHAT_MODEL")
+                           if self.settings.resolved_extractor == "llm" else None)
 
-def _nearest(active: list[Memory], kind, vector: np.ndarray) -> list[Neighbour]:
-    same = [m for m in active if m.kind is kind]
-    if not same:
-        return []
-    matrix = np.stack([m.embedding for m in same])
-    scores = matrix @ vector
-    order = np.argsort(-scores)[:NEIGHBOURS]
-    return [Neighbour(same[i], float(scores[i])) for i in order]
+    @property
+    def extractor_name(self) -> str:
+        return f"LLM extractor ({self.chat_model})" if self.chat_model else "offline extractor"
 
+    async def __aenter__(self) -> Replayer:
+        self.store = await open_store(self.settings.resolved_database_url, self.settings)
+        self.embeddings = EmbeddingProviders(self.settings)
+        self.service = MemoryService(self.store, self.embeddings, self.settings)
+        self.worker = UpdateWorker(self.store, default_pipeline(self.store, self.embeddings,
+                                                                self.settings), worker_id="bench")
+        return self
 
-def _memory(kind, content, embedding, clock, status=MemoryStatus.ACTIVE) -> Memory:
-    return Memory(id=new_id("mem"), store_id="bench", scope="bench", kind=kind, content=content,
-                  created_at=clock, updated_at=clock, status=status, embedding=embedding)
+    async def __aexit__(self, *exc: object) -> None:
+        await self.worker.pipeline.aclose()
+        await self.embeddings.aclose()
+        await self.store.close()
+        self._tmp.cleanup()
 
-
-def _apply(scope: Scope, decisions: Sequence[Decision], clock: int, embed) -> None:
-    writes = [d for d in decisions if d.op in ("create", "update") and d.content]
-    vectors = embed([d.content for d in writes]) if writes else []
-    by_id = {m.id: m for m in scope.active}
-    for decision, vector in zip(writes, vectors, strict=True):
-        if decision.op == "create":
-            memory = _memory(decision.candidate.kind, decision.content, vector, clock)
-            by_id[memory.id] = memory
-        elif decision.target is not None and decision.target.id in by_id:
-            old = by_id[decision.target.id]
-            by_id[old.id] = replace(old, content=decision.content, embedding=vector,
-                                    updated_at=clock, version=old.version + 1)
-    for decision in decisions:
-        if decision.op == "delete" and decision.target is not None:
-            by_id.pop(decision.target.id, None)
-    scope.active = list(by_id.values())
+    async def replay(self, name: str, updates: Sequence[Sequence[tuple[str, str]]],
+                     options: StoreOptions) -> Scope:
+        memory_store = await self.service.create_store(
+            "bench", re.sub(r"[^A-Za-z0-9_.-]", "-", name)[:100],
+            chat_model=self.chat_model, options=options,
+        )
+        scope = Scope()
+        for messages in updates:
+            await self.service.submit_update(memory_store, "user", list(messages), update_delay=0)
+            started = time.perf_counter()
+            while await self.worker.run_once():
+                pass
+            scope.update_seconds.append(time.perf_counter() - started)
+        for status, bucket in ((MemoryStatus.ACTIVE, scope.active),
+                               (MemoryStatus.QUARANTINED, scope.quarantined)):
+            page = await self.store.list_memories(memory_store.id, "user", status=status,
+                                                  limit=100, order="asc")
+            bucket.extend(page.items)
+        return scope
