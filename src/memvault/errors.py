@@ -3,17 +3,24 @@
     MemvaultError                     500 server_error
     ├── InvalidRequest                400 invalid_request
     │   ├── ModelUnavailable          400 model_unavailable
+    │   │   └── ModelNotConfigured    400 model_not_configured (no chat endpoint for agents)
     │   └── MethodNotAllowed          405 method_not_allowed
     ├── Unauthorized                  401 unauthorized
     ├── NotFound                      404 not_found
     │   ├── StoreNotFound
     │   ├── MemoryNotFound
-    │   └── UpdateNotFound
+    │   ├── UpdateNotFound
+    │   ├── AgentNotFound             (an agent, or one version of it)
+    │   ├── ConversationNotFound
+    │   ├── ConversationItemNotFound
+    │   └── ResponseNotFound
     ├── Conflict                      409 conflict
     │   ├── StoreAlreadyExists
+    │   ├── AgentAlreadyExists
     │   ├── VersionConflict           (a compare-and-set lost the race)
     │   └── LeaseLost                 (a worker no longer holds the job it worked on)
     ├── ExtractionFailed              502 extraction_failed (the chat model failed an update)
+    ├── GenerationFailed              502 generation_failed (the chat model failed a response)
     └── ServiceUnavailable            503 service_unavailable
 
 Each class carries its HTTP status and a stable ``code``; each API face renders them in its own
@@ -48,6 +55,13 @@ class ModelUnavailable(InvalidRequest):
     code = "model_unavailable"
 
 
+class ModelNotConfigured(ModelUnavailable):
+    """An agent's response needs a chat model and no OpenAI-compatible endpoint is configured.
+    A 400, not a 503: retrying does not help until the operator configures one."""
+
+    code = "model_not_configured"
+
+
 class MethodNotAllowed(InvalidRequest):
     status_code = 405
     code = "method_not_allowed"
@@ -77,6 +91,22 @@ class UpdateNotFound(NotFound):
     pass
 
 
+class AgentNotFound(NotFound):
+    pass
+
+
+class ConversationNotFound(NotFound):
+    pass
+
+
+class ConversationItemNotFound(NotFound):
+    pass
+
+
+class ResponseNotFound(NotFound):
+    pass
+
+
 class Conflict(MemvaultError):
     status_code = 409
     code = "conflict"
@@ -84,6 +114,10 @@ class Conflict(MemvaultError):
 
 
 class StoreAlreadyExists(Conflict):
+    pass
+
+
+class AgentAlreadyExists(Conflict):
     pass
 
 
@@ -103,6 +137,14 @@ class ExtractionFailed(MemvaultError):
 
     status_code = 502
     code = "extraction_failed"
+
+
+class GenerationFailed(MemvaultError):
+    """The chat model could not answer an agent's turn: unreachable, timed out or failing after
+    bounded retries. ``details`` carries ``retryable`` as for :class:`ExtractionFailed`."""
+
+    status_code = 502
+    code = "generation_failed"
 
 
 class ServiceUnavailable(MemvaultError):

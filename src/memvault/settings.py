@@ -24,7 +24,10 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         None,
-        description="Database to use. Default: `sqlite:///<data_dir>/memvault.db`.",
+        description=(
+            "Database to use: `sqlite:///path/to/file.db` or `postgresql://user:password@host/db`."
+            " Default: `sqlite:///<data_dir>/memvault.db`."
+        ),
     )
     api_keys: str = Field(
         "",
@@ -66,6 +69,44 @@ class Settings(BaseSettings):
         "FULL",
         description="SQLite `synchronous` pragma: FULL (durable on power loss) or NORMAL.",
     )
+    postgres_pool_size: int = Field(
+        10,
+        description=(
+            "PostgreSQL: most connections one memvault process opens (its pool's maximum). Size"
+            " the server's `max_connections` for every replica and worker."
+        ),
+    )
+    postgres_pool_min_size: int = Field(
+        1, description="PostgreSQL: connections each process keeps open when idle."
+    )
+    postgres_pool_timeout: float = Field(
+        30.0,
+        description=(
+            "PostgreSQL: seconds a request waits for a free pooled connection before failing"
+            " with 503."
+        ),
+    )
+    postgres_prepared_statements: bool = Field(
+        True,
+        description=(
+            "PostgreSQL: prepare frequent statements on the server. Turn off behind a"
+            " transaction-mode PgBouncer older than 1.21."
+        ),
+    )
+    postgres_exact_search_rows: int = Field(
+        10_000,
+        description=(
+            "PostgreSQL: scopes with at most this many memories are searched exactly (a scan"
+            " of the scope); larger ones through the HNSW index."
+        ),
+    )
+    postgres_ef_search: int = Field(
+        200,
+        description=(
+            "PostgreSQL: `hnsw.ef_search` for searches through the HNSW index (raised to the"
+            " number of results asked for): higher is more exact and slower."
+        ),
+    )
     extractor: str = Field(
         "",
         description=(
@@ -77,6 +118,22 @@ class Settings(BaseSettings):
         True, description="Run the update worker inside `memvault serve` (off: run `memvault worker`)."
     )
     worker_concurrency: int = Field(2, description="Updates one worker processes at once.")
+    agent_history_items: int = Field(
+        100,
+        description=(
+            "Agents: how many of the newest items of a conversation (or of a"
+            " `previous_response_id` chain) the chat model gets with each turn."
+        ),
+        ge=1,
+    )
+    chat_timeout: float = Field(
+        120.0,
+        description=(
+            "Agents: seconds the chat model may take to answer one turn (per attempt; failed"
+            " attempts are retried twice)."
+        ),
+        gt=0,
+    )
     openai_api_key: str | None = Field(
         None,
         validation_alias=AliasChoices("OPENAI_API_KEY", "MEMVAULT_OPENAI_API_KEY"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,20 +11,25 @@ import pytest
 from memvault.models import MemoryKind, MemoryStatus, MemoryStore, NewMemory, StoreOptions, new_id
 from memvault.settings import Settings
 from memvault.storage import Store, open_store
+from tests.support.postgres import EmbeddedPostgres, postgres_server  # noqa: F401 (fixture)
 
 DIM = 8
 
-# One line per backend: its name and how to make a database URL for one test.
-DATABASE_URLS: dict[str, Callable[[Path], str]] = {
-    "sqlite": lambda tmp_path: f"sqlite:///{tmp_path / 'memvault.db'}",
-}
+BACKENDS = ["sqlite", "postgres"]
 
 OpenStore = Callable[[], Awaitable[Store]]
 
 
-@pytest.fixture(params=list(DATABASE_URLS))
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return DATABASE_URLS[request.param](tmp_path)
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database of each backend: a SQLite file, or a PostgreSQL database on the
+    session's embedded server (``tests/support/postgres.py``)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'memvault.db'}"
+        return
+    server: EmbeddedPostgres = request.getfixturevalue("postgres_server")
+    with server.database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ async def opened(path: Path, settings: Settings = SETTINGS, **kwargs: object) ->
 
 @pytest.mark.parametrize(
     "url",
-    ["postgresql://localhost/memvault", "mysql://x", "memvault.db", "", "sqlite://relative.db",
+    ["postgresql:localhost", "mysql://x", "memvault.db", "", "sqlite://relative.db",
      "sqlite:///", "sqlite:///:memory:", "sqlite:///file:x.db?mode=ro", "sqlite:///x.db?cache=1"],
 )  # fmt: skip
 async def test_unsupported_urls_are_refused(url: str) -> None:

@@ -78,7 +78,10 @@ def row_to_store(row: Mapping[str, Any]) -> MemoryStore:
 
 
 def row_to_memory(row: Mapping[str, Any]) -> Memory:
-    blob = row["embedding"]
+    """``embedding`` may be float32 bytes (SQLite) or an array (PostgreSQL's vector loader)."""
+    embedding = row["embedding"]
+    if isinstance(embedding, bytes | memoryview):
+        embedding = np.frombuffer(embedding, dtype="<f4")
     return Memory(
         id=row["id"],
         store_id=row["store_id"],
@@ -93,7 +96,7 @@ def row_to_memory(row: Mapping[str, Any]) -> Memory:
         created_by=row["created_by"],
         updated_by=row["updated_by"],
         source=tuple(_load_json(row["source"]) or ()),
-        embedding=None if blob is None else np.frombuffer(blob, dtype="<f4"),
+        embedding=embedding,
     )
 
 

@@ -62,6 +62,7 @@ from memvault.settings import Settings
 from memvault.storage import fts
 from memvault.storage.base import Order
 from memvault.storage.migrations import apply_sqlite
+from memvault.storage.operations import check_operation, gone
 from memvault.storage.rows import (
     check_limit,
     dump_json,
@@ -823,40 +824,27 @@ def _apply_operation(
     """Apply one planned operation of update ``update_id``; returns the memory to report (after
     the operation; as it was, for a delete), or None for what is not reported (touches,
     quarantined creates)."""
-    kind = operation.kind
-    if kind == "create":
-        if operation.new is None:
-            raise InvalidRequest("a create operation needs `new`", param="operations")
+    memory_id = check_operation(operation)
+    if memory_id is None:
+        assert operation.new is not None
         created = write.insert(operation.new)
         return created if created.status is MemoryStatus.ACTIVE else None
-    if kind not in ("update", "delete", "touch"):
-        raise InvalidRequest(f"unknown operation kind {kind!r}", param="operations")
-    memory_id = operation.memory_id
-    if memory_id is None:
-        raise InvalidRequest(f"a {kind} operation needs `memory_id`", param="operations")
     try:
-        if kind == "update":
-            if operation.content is None or operation.embedding is None:
-                raise InvalidRequest(
-                    "an update operation needs `content` and `embedding`", param="operations"
-                )
+        if operation.kind == "update":
+            assert operation.content is not None and operation.embedding is not None
             return write.update(
                 memory_id, content=operation.content, embedding=operation.embedding,
                 updated_by=update_id, source=operation.source, expires_at=operation.expires_at,
                 expected_version=operation.expected_version,
             )  # fmt: skip
-        if kind == "delete":
+        if operation.kind == "delete":
             return write.delete(memory_id, expected_version=operation.expected_version)
         write.touch(
             memory_id, expires_at=operation.expires_at, expected_version=operation.expected_version
         )
         return None
     except MemoryNotFound as exc:
-        raise VersionConflict(
-            f"memory {memory_id!r} is gone (deleted or expired since it was read)",
-            param="expected_version",
-            current_version=None,
-        ) from exc
+        raise gone(memory_id) from exc
 
 
 def load_scope_vectors(
