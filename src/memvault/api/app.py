@@ -10,15 +10,22 @@ from fastapi import Depends, FastAPI, Request
 from starlette.responses import JSONResponse
 
 from memvault import __version__
+from memvault.api.agents.routes import router as agents_router
 from memvault.api.auth import require_api_key
 from memvault.api.errors import install_error_handlers
 from memvault.api.foundry.routes import router as foundry_router
+from memvault.api.openai.routes import ga_router as openai_ga_router
+from memvault.api.openai.routes import preview_router as openai_preview_router
+from memvault.engine.agents import AgentService
+from memvault.engine.llm.generation import ChatGenerator
 from memvault.engine.service import MemoryService
 from memvault.engine.updates import default_pipeline
 from memvault.jobs.worker import UpdateWorker
+from memvault.providers.openai_client import make_async_openai_client
 from memvault.providers.registry import EmbeddingProviders
 from memvault.settings import Settings
-from memvault.storage import open_store
+from memvault.storage import display_url, open_store
+from memvault.storage.agents import open_agent_store
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +40,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = await open_store(settings.resolved_database_url, settings)
         embeddings = EmbeddingProviders(settings)
         worker: UpdateWorker | None = None
+        agents: AgentService | None = None
         try:
             await embeddings.warm_up()
             service = MemoryService(store, embeddings, settings)
+            agents = _agent_service(store, service, settings)
             if settings.worker:
                 worker = UpdateWorker(
                     store,
@@ -45,13 +54,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 service.update_listeners.append(worker.wake)
                 await worker.start()
             app.state.service = service
+            app.state.agents = agents
             app.state.ready = True
-            log.info("memvault %s ready on %s", __version__, settings.resolved_database_url)
+            log.info("memvault %s ready on %s", __version__,
+                     display_url(settings.resolved_database_url))
             yield
         finally:
             app.state.ready = False
             if worker is not None:
                 await worker.stop()
+            if agents is not None:
+                await agents.aclose()
             await embeddings.aclose()
             await store.close()
 
@@ -66,6 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.error_renderers = {}
     install_error_handlers(app)
     app.include_router(foundry_router)
+    app.include_router(agents_router)
+    app.include_router(openai_ga_router)
+    app.include_router(openai_preview_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(request: Request) -> JSONResponse:
@@ -76,3 +92,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     return app
+
+
+def _agent_service(
+    store: object, service: MemoryService, settings: Settings
+) -> AgentService | None:
+    """Agents live in the memory store's database (None on a backend without an AgentStore);
+    they generate with the configured chat endpoint, if any."""
+    agent_store = open_agent_store(store)
+    if agent_store is None:
+        log.warning("agents, conversations and responses are not available on this backend")
+        return None
+    client = make_async_openai_client(settings)
+    generator = ChatGenerator(client, timeout=settings.chat_timeout) if client else None
+    return AgentService(agent_store, service, settings, generator)

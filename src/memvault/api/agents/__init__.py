@@ -1,0 +1,1 @@
+"""The Agents API face (contract §5.1)."""

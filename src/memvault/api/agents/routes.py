@@ -1,0 +1,107 @@
+"""The Agents API under ``/api/projects/{project}`` (contract §5.1): create an agent or a version
+of it, read, list and delete them. Errors use the Foundry shape, like the memory-store face.
+
+Every success is 200, as the SDK requires.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from memvault.api.agents import wire
+from memvault.api.foundry.wire import ListQuery, list_json
+from memvault.engine.agents import AgentService
+from memvault.errors import InvalidRequest, ServiceUnavailable
+from memvault.models import Page
+
+router = APIRouter(prefix="/api/projects/{project}")
+
+AGENTS_NEED_SQLITE = (
+    "agents, conversations and responses are not available on this storage backend yet; they"
+    " need the SQLite backend"
+)
+
+
+async def get_agent_service(request: Request) -> AgentService:
+    """The app's :class:`AgentService`; ``ServiceUnavailable`` on a backend without one."""
+    agents = getattr(request.app.state, "agents", None)
+    if agents is None:
+        raise ServiceUnavailable(AGENTS_NEED_SQLITE)
+    return agents
+
+
+Agents = Annotated[AgentService, Depends(get_agent_service)]
+Listing = Annotated[ListQuery, Query()]
+
+
+def _no_drafts(body: wire.CreateVersionIn) -> None:
+    if body.draft:
+        raise InvalidRequest("draft agent versions are not supported", param="draft")
+
+
+@router.post("/agents")
+async def create_agent(project: str, body: wire.CreateAgentIn, agents: Agents) -> dict:
+    _no_drafts(body)
+    agent = await agents.create_agent(
+        project, body.name, body.definition, description=body.description,
+        metadata=body.metadata,
+    )
+    return wire.agent_json(agent)
+
+
+@router.get("/agents")
+async def list_agents(
+    project: str, query: Listing, agents: Agents, kind: str | None = None
+) -> dict:
+    page = await agents.list_agents(
+        project, limit=query.limit, order=query.order, after=query.after, before=query.before
+    )
+    if kind is not None and kind != "prompt":
+        page = Page([], False)  # memvault holds prompt agents only
+    return list_json(page, wire.agent_json, lambda agent: agent.name)
+
+
+@router.get("/agents/{agent_name}")
+async def get_agent(project: str, agent_name: str, agents: Agents) -> dict:
+    return wire.agent_json(await agents.get_agent(project, agent_name))
+
+
+@router.delete("/agents/{agent_name}")
+async def delete_agent(project: str, agent_name: str, agents: Agents) -> dict:
+    await agents.delete_agent(project, agent_name)
+    return {"object": "agent.deleted", "name": agent_name, "deleted": True}
+
+
+@router.post("/agents/{agent_name}/versions")
+async def create_version(
+    project: str, agent_name: str, body: wire.CreateVersionIn, agents: Agents
+) -> dict:
+    _no_drafts(body)
+    version = await agents.create_agent_version(
+        project, agent_name, body.definition, description=body.description,
+        metadata=body.metadata,
+    )
+    return wire.version_json(version)
+
+
+@router.get("/agents/{agent_name}/versions")
+async def list_versions(project: str, agent_name: str, query: Listing, agents: Agents) -> dict:
+    page = await agents.list_agent_versions(
+        project, agent_name, limit=query.limit, order=query.order, after=query.after,
+        before=query.before,
+    )
+    return list_json(page, wire.version_json, lambda version: str(version.version))
+
+
+@router.get("/agents/{agent_name}/versions/{version}")
+async def get_version(project: str, agent_name: str, version: str, agents: Agents) -> dict:
+    return wire.version_json(await agents.get_agent_version(project, agent_name, version))
+
+
+@router.delete("/agents/{agent_name}/versions/{version}")
+async def delete_version(project: str, agent_name: str, version: str, agents: Agents) -> dict:
+    await agents.delete_agent_version(project, agent_name, version)
+    return {"object": "agent.version.deleted", "name": agent_name, "version": version,
+            "deleted": True}

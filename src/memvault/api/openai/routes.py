@@ -1,0 +1,148 @@
+"""The OpenAI-compatible face: conversations and responses, with agents and their memory.
+
+Served twice (contract §5.2): at ``/api/projects/{project}/openai/v1`` (what
+``AIProjectClient.get_openai_client()`` of the GA SDKs uses) and at
+``/api/projects/{project}/openai`` (the preview SDKs, which add ``?api-version=...``; any
+api-version is accepted). A response names its agent with ``agent_reference`` (GA, sent through
+``extra_body``) or ``agent`` (preview), ``version`` optional. Errors use OpenAI's shape
+(:mod:`memvault.api.openai.errors`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import JSONResponse, StreamingResponse
+from starlette.routing import BaseRoute, Match
+
+from memvault.api.agents.routes import get_agent_service
+from memvault.api.openai import wire
+from memvault.api.openai.errors import OpenAIRoute
+from memvault.api.openai.streaming import SSE_HEADERS, response_events
+from memvault.api.openai.users import memory_user_id
+from memvault.engine.agents import AgentService
+from memvault.errors import MethodNotAllowed, NotFound
+
+GA_PREFIX = "/api/projects/{project}/openai/v1"
+PREVIEW_PREFIX = "/api/projects/{project}/openai"
+FALLBACK_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+Agents = Annotated[AgentService, Depends(get_agent_service)]
+ItemsQuery = Annotated[wire.ItemsQuery, Query()]
+
+
+def make_router(prefix: str, *, include_in_schema: bool = True) -> APIRouter:
+    """The face's routes under ``prefix``."""
+    router = APIRouter(prefix=prefix, route_class=OpenAIRoute, include_in_schema=include_in_schema)
+
+    # -- conversations ---------------------------------------------------------------------
+
+    @router.post("/conversations")
+    async def create_conversation(
+        project: str, agents: Agents, body: wire.ConversationCreateIn | None = None
+    ) -> dict:
+        body = body or wire.ConversationCreateIn()
+        conversation, _ = await agents.create_conversation(
+            project, items=body.items, metadata=body.metadata
+        )
+        return wire.conversation_json(conversation)
+
+    @router.get("/conversations/{conversation_id}")
+    async def get_conversation(project: str, conversation_id: str, agents: Agents) -> dict:
+        return wire.conversation_json(await agents.get_conversation(project, conversation_id))
+
+    @router.post("/conversations/{conversation_id}")
+    async def update_conversation(
+        project: str, conversation_id: str, body: wire.ConversationUpdateIn, agents: Agents
+    ) -> dict:
+        conversation = await agents.update_conversation(
+            project, conversation_id, metadata=body.metadata
+        )
+        return wire.conversation_json(conversation)
+
+    @router.delete("/conversations/{conversation_id}")
+    async def delete_conversation(project: str, conversation_id: str, agents: Agents) -> dict:
+        await agents.delete_conversation(project, conversation_id)
+        return {"id": conversation_id, "object": "conversation.deleted", "deleted": True}
+
+    @router.post("/conversations/{conversation_id}/items")
+    async def add_items(
+        project: str, conversation_id: str, body: wire.ItemsCreateIn, agents: Agents
+    ) -> dict:
+        added = await agents.add_items(project, conversation_id, body.items)
+        return wire.items_json([item.data for item in added])
+
+    @router.get("/conversations/{conversation_id}/items")
+    async def list_items(
+        project: str, conversation_id: str, query: ItemsQuery, agents: Agents
+    ) -> dict:
+        page = await agents.list_items(
+            project, conversation_id, limit=query.limit, order=query.order, after=query.after,
+            before=query.before,
+        )
+        return wire.item_page_json(page)
+
+    @router.get("/conversations/{conversation_id}/items/{item_id}")
+    async def get_item(project: str, conversation_id: str, item_id: str, agents: Agents) -> dict:
+        return (await agents.get_item(project, conversation_id, item_id)).data
+
+    @router.delete("/conversations/{conversation_id}/items/{item_id}")
+    async def delete_item(
+        project: str, conversation_id: str, item_id: str, agents: Agents
+    ) -> dict:
+        conversation = await agents.delete_item(project, conversation_id, item_id)
+        return wire.conversation_json(conversation)
+
+    # -- responses -------------------------------------------------------------------------
+
+    @router.post("/responses", response_model=None)
+    async def create_response(
+        project: str, body: wire.ResponseCreateIn, request: Request, agents: Agents
+    ) -> JSONResponse | StreamingResponse:
+        turn = await agents.start_response(
+            project, body.to_request(), user_id=memory_user_id(request)
+        )
+        if not body.stream:
+            return JSONResponse(await agents.respond(turn))
+        # Opened before the first byte: a refusal is still an HTTP error, not a failed stream.
+        stream = await agents.open_stream(turn)
+        return StreamingResponse(
+            response_events(agents, turn, stream), media_type="text/event-stream",
+            headers=SSE_HEADERS,
+        )
+
+    @router.get("/responses/{response_id}")
+    async def get_response(project: str, response_id: str, agents: Agents) -> dict:
+        return (await agents.get_response(project, response_id)).body
+
+    @router.delete("/responses/{response_id}")
+    async def delete_response(project: str, response_id: str, agents: Agents) -> dict:
+        await agents.delete_response(project, response_id)
+        return {"id": response_id, "object": "response.deleted", "deleted": True}
+
+    @router.get("/responses/{response_id}/input_items")
+    async def list_input_items(
+        project: str, response_id: str, query: ItemsQuery, agents: Agents
+    ) -> dict:
+        stored = await agents.get_response(project, response_id)
+        items, has_more = wire.page_of(list(stored.input_items), query)
+        return wire.items_json(items, has_more)
+
+    @router.api_route("/{path:path}", methods=FALLBACK_METHODS, include_in_schema=False)
+    async def no_route(request: Request) -> None:
+        """Unmatched paths under the face answer in OpenAI's shape too (the app's handler
+        would use the Foundry shape)."""
+        if any(route.matches(request.scope)[0] is Match.PARTIAL for route in _routes()):
+            raise MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+        raise NotFound(f"No route for {request.method} {request.url.path}")
+
+    return router
+
+
+def _routes() -> list[BaseRoute]:
+    return [*ga_router.routes, *preview_router.routes]
+
+
+ga_router = make_router(GA_PREFIX)
+preview_router = make_router(PREVIEW_PREFIX, include_in_schema=False)
