@@ -21,7 +21,7 @@ from memvault.models import MemoryKind, NewMemory
 from memvault.providers.registry import shared_local_embedder
 from memvault.settings import Settings
 from memvault.storage import open_store
-from tests.support.server import LiveServer
+from memvault.testing import LiveServer
 
 SEED_CHUNK = 2_000
 

@@ -34,7 +34,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from memvault.demo.echo import EchoResponder
-from memvault.demo.server import DemoServer
+from memvault.testing import LiveServer
 from memvault.settings import Settings
 
 PROJECT = "demo"
@@ -69,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
                 env |= {"OPENAI_BASE_URL": echo.base_url, "OPENAI_API_KEY": "echo",
                         "AZURE_OPENAI_ENDPOINT": "", "AZURE_OPENAI_API_KEY": ""}
             with console.status("Starting memvault (loading the local embedding model)..."):
-                server = stack.enter_context(DemoServer(data_dir / "data", env))
+                server = stack.enter_context(LiveServer(
+                    data_dir / "data", env=env, inherit_model_settings=True,
+                    log_path=data_dir / "data" / "server.log",
+                ))
             Story(console, server.url, args.model, use_echo).run()
     except (openai.APIError, httpx.HTTPError, RuntimeError) as exc:
         console.print(f"[bold red]The demo stopped:[/] {exc}")
