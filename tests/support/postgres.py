@@ -110,7 +110,11 @@ class EmbeddedPostgres:
         else:
             raise PostgresUnavailable(f"no free port for PostgreSQL:\n{self.log()}")
         self._started = True
-        self._set_up_template()
+        try:
+            self._set_up_template()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
