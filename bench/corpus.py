@@ -49,8 +49,9 @@ def memories(count: int, seed: int = 7) -> list[str]:
     return out
 
 
-def queries(count: int, seed: int = 11) -> list[str]:
-    """``count`` distinct user questions (distinct, so no query-embedding cache hits)."""
+def queries(count: int, seed: int = 11, tag: str = "") -> list[str]:
+    """``count`` distinct user questions (distinct, so no query-embedding cache hits; give each
+    call its own ``tag`` to keep them distinct across calls)."""
     rng = random.Random(seed)
     forms = ["What do I think about {s}?", "Any plans involving {s} {w}?",
              "Recommend something for {s} lovers in {c}", "Do I like {s}?",
@@ -59,5 +60,5 @@ def queries(count: int, seed: int = 11) -> list[str]:
     while len(out) < count:
         text = rng.choice(forms).format(s=rng.choice(_SUBJECTS), w=rng.choice(_WHEN),
                                         c=rng.choice(_CITIES))
-        out.append(f"{text} ({len(out)})")
+        out.append(f"{text} ({tag}{len(out)})")
     return out

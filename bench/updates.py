@@ -84,7 +84,9 @@ async def _measure(pipeline: UpdatePipeline, store, embeddings, settings: Settin
     from memvault.engine.service import MemoryService
 
     service = MemoryService(store, embeddings, settings)
-    memory_store = await service.create_store("bench", f"updates-{time.time_ns()}")
+    memory_store = await service.create_store(
+        "bench", f"updates-{time.time_ns()}", chat_model="gpt-4.1" if transport else None
+    )
     worker = UpdateWorker(store, pipeline, worker_id="bench")
     overheads, calls = [], []
     for run in range(runs):
