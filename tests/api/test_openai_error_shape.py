@@ -170,7 +170,7 @@ async def test_unknown_paths_and_methods_under_the_face_too(client: httpx.AsyncC
 
 async def test_a_backend_without_an_agent_store_says_so(app: FastAPI,
                                                         client: httpx.AsyncClient) -> None:
-    app.state.agents = None  # what a backend without an AgentStore (PostgreSQL, for now) gets
+    app.state.agents = None  # what a backend without an AgentStore would get
     response = await client.post(f"{BASES[0]}/conversations", json={})
     assert_openai_error(response, 503, "service_unavailable")
     assert "SQLite" in response.json()["error"]["message"]

@@ -1,11 +1,12 @@
-"""The AgentStore protocol, run against every backend that has one (``AGENT_BACKENDS``).
-
-A PostgreSQL AgentStore joins by adding ``"postgres"`` to ``AGENT_BACKENDS`` and opening it in
-``agent_store``; every test here must pass unchanged.
+"""The AgentStore protocol, run against every backend that has one (``AGENT_BACKENDS``): a
+SQLite file, or a fresh database on the session's embedded PostgreSQL server
+(``tests/support/postgres.py``, the fixture machinery of ``tests/storage/conftest.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -29,8 +30,9 @@ from memvault.storage.agents import (
     StoredResponse,
     open_agent_store,
 )
+from tests.support.postgres import EmbeddedPostgres
 
-AGENT_BACKENDS = ["sqlite"]
+AGENT_BACKENDS = ["sqlite", "postgres"]
 P, Q = "proj", "other"
 DEFINITION = {"kind": "prompt", "model": "gpt-4.1",
               "tools": [{"type": "memory_search", "scope": "ü/%_"}]}
@@ -39,15 +41,21 @@ DEFINITION = {"kind": "prompt", "model": "gpt-4.1",
 @pytest.fixture(params=AGENT_BACKENDS)
 async def agent_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AgentStore]:
     settings = Settings(vector_cache_mb=64, sqlite_synchronous="NORMAL")
-    store = await open_store(f"sqlite:///{tmp_path / 'memvault.db'}", settings)
-    agents = open_agent_store(store)
-    assert agents is not None
-    assert isinstance(agents, AgentStore)
-    try:
-        yield agents
-    finally:
-        await agents.close()
-        await store.close()
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'memvault.db'}"
+        else:
+            server: EmbeddedPostgres = request.getfixturevalue("postgres_server")
+            url = stack.enter_context(server.database())
+        store = await open_store(url, settings)
+        agents = open_agent_store(store)
+        assert agents is not None
+        assert isinstance(agents, AgentStore)
+        try:
+            yield agents
+        finally:
+            await agents.close()
+            await store.close()
 
 
 def item(text: str, role: str = "user") -> ConversationItem:
@@ -164,6 +172,26 @@ async def test_agents_are_isolated_by_project(agent_store: AgentStore) -> None:
     other = await agent_store.create_agent_version(Q, "bot", definition=DEFINITION, created_at=1)
     assert other.version == 1
     assert (await agent_store.get_agent(P, "bot")).latest.version == 1
+
+
+async def test_concurrent_versions_get_distinct_numbers(agent_store: AgentStore) -> None:
+    created = await asyncio.gather(*(
+        agent_store.create_agent_version(P, "bot", definition=DEFINITION, created_at=1)
+        for _ in range(8)
+    ))  # fmt: skip
+    assert sorted(version.version for version in created) == list(range(1, 9))
+    assert (await agent_store.get_agent(P, "bot")).latest.version == 8
+
+
+async def test_concurrent_new_agents_of_one_name_make_one(agent_store: AgentStore) -> None:
+    results = await asyncio.gather(*(
+        agent_store.create_agent_version(P, "bot", definition=DEFINITION, created_at=1,
+                                         new_agent_only=True)
+        for _ in range(4)
+    ), return_exceptions=True)  # fmt: skip
+    assert sum(not isinstance(result, BaseException) for result in results) == 1
+    assert all(isinstance(result, AgentAlreadyExists)
+               for result in results if isinstance(result, BaseException))
 
 
 # -- conversations ---------------------------------------------------------------------------
@@ -288,6 +316,19 @@ async def test_a_turn_on_a_deleted_conversation_stores_nothing(agent_store: Agen
         )
     with pytest.raises(ResponseNotFound):
         await agent_store.get_response(P, stored.id)
+
+
+async def test_concurrent_turns_each_stay_whole(agent_store: AgentStore) -> None:
+    created = await conversation(agent_store)
+    turns = [[item(f"q{t}"), item(f"a{t}", role="assistant"), item(f"n{t}")] for t in range(6)]
+    await asyncio.gather(*(
+        agent_store.save_response(P, response(conversation_id=created.id),
+                                  conversation_id=created.id, conversation_items=turn)
+        for turn in turns
+    ))  # fmt: skip
+    page = await agent_store.list_conversation_items(P, created.id, limit=100, order="asc")
+    chunks = [page.items[i:i + 3] for i in range(0, len(page.items), 3)]
+    assert sorted(chunks, key=lambda chunk: chunk[0].id) == sorted(turns, key=lambda t: t[0].id)
 
 
 async def test_unstored_response_still_extends_its_conversation(agent_store: AgentStore) -> None:

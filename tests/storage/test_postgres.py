@@ -148,7 +148,7 @@ def test_migrate_command(postgres_server: EmbeddedPostgres, tmp_path: Path) -> N
         first = subprocess.run([*command, "migrate"], env=env, capture_output=True, text=True,
                                timeout=60)  # fmt: skip
         assert first.returncode == 0, first.stderr
-        assert "applied migrations 0001, 0002, 0003" in first.stdout
+        assert "applied migrations 0001, 0002, 0003, 0004" in first.stdout
         again = subprocess.run([*command, "migrate"], env=env, capture_output=True, text=True,
                                timeout=60)  # fmt: skip
         assert again.returncode == 0 and "up to date" in again.stdout

@@ -17,8 +17,9 @@ Rules every backend keeps (``tests/storage/test_agent_store.py`` checks them):
 * A write commits as a whole or not at all, and a call returns only after commit.
 * Timestamps are integer Unix seconds.
 
-Nothing here is SQLite-specific: a PostgreSQL backend keeps the same tables (JSON as ``jsonb``,
-``seq`` as an identity column) and passes the same suite.
+Both backends keep the same tables (``sqlite/0003_agents.sql``, ``postgres/0004_agents.sql``;
+on PostgreSQL JSON as ``json``, kept as given, and ``seq`` as an identity column), share their
+row mapping and paging rule (:mod:`memvault.storage.agent_rows`) and pass the same suite.
 """
 
 from __future__ import annotations
@@ -252,12 +253,17 @@ class AgentStore(Protocol):
 
 
 def open_agent_store(store: object) -> AgentStore | None:
-    """The AgentStore that lives next to the memory ``store`` (same database), or None for a
-    backend that has none yet (PostgreSQL)."""
+    """The AgentStore that lives next to the memory ``store`` (same database, same connections),
+    or None for an object that is no backend of ours."""
+    from memvault.storage.postgres import PostgresStore
     from memvault.storage.sqlite import SQLiteStore
 
     if isinstance(store, SQLiteStore):
         from memvault.storage.sqlite_agents import SQLiteAgentStore
 
         return SQLiteAgentStore(store.database)
+    if isinstance(store, PostgresStore):
+        from memvault.storage.postgres_agents import PostgresAgentStore
+
+        return PostgresAgentStore(store)
     return None

@@ -312,15 +312,25 @@ class PostgresStore:
         self._closed = True
         await self._pool.close()
 
-    async def _run(self, guard: Guard, fn: Callable[[Conn], Awaitable[T]]) -> T:
+    async def _run(
+        self, guard: Guard, fn: Callable[[Conn], Awaitable[T]], *, snapshot: bool = False
+    ) -> T:
         """Run ``fn`` in one transaction that starts with ``guard``; commit, or roll back on
-        any exception. Deadlocks and serialization failures rerun the whole unit."""
+        any exception. Deadlocks and serialization failures rerun the whole unit.
+
+        ``snapshot``: a read-only transaction whose statements all see one snapshot (REPEATABLE
+        READ), for reads of several statements that must agree with each other.
+        """
         if not self._opened or self._closed:
             raise ServiceUnavailable("the store is closed (or was never opened)")
         for attempt in range(_RETRIES):
             try:
                 async with self._pool.connection() as conn:
                     async with conn.transaction():
+                        if snapshot:
+                            await conn.execute(
+                                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+                            )
                         await guard.apply(conn)
                         return await fn(conn)
             except Exception as exc:

@@ -34,7 +34,8 @@ def dump_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _load_json(value: Any) -> Any:
+def load_json(value: Any) -> Any:
+    """A JSON column's value: parsed when it arrives as text, as is when already decoded."""
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
@@ -58,7 +59,7 @@ def store_params(store: MemoryStore) -> dict[str, Any]:
 
 
 def row_to_store(row: Mapping[str, Any]) -> MemoryStore:
-    options = _load_json(row["options"]) or {}
+    options = load_json(row["options"]) or {}
     return MemoryStore(
         id=row["id"],
         project=row["project"],
@@ -70,8 +71,8 @@ def row_to_store(row: Mapping[str, Any]) -> MemoryStore:
         # Options written by a newer memvault may carry fields this one does not know.
         options=StoreOptions(**{k: v for k, v in options.items() if k in _OPTION_FIELDS}),
         description=row["description"],
-        metadata=_load_json(row["metadata"]) or {},
-        notices=tuple(_load_json(row["notices"]) or ()),
+        metadata=load_json(row["metadata"]) or {},
+        notices=tuple(load_json(row["notices"]) or ()),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -95,7 +96,7 @@ def row_to_memory(row: Mapping[str, Any]) -> Memory:
         expires_at=row["expires_at"],
         created_by=row["created_by"],
         updated_by=row["updated_by"],
-        source=tuple(_load_json(row["source"]) or ()),
+        source=tuple(load_json(row["source"]) or ()),
         embedding=embedding,
     )
 
@@ -126,7 +127,7 @@ def row_to_update(row: Mapping[str, Any]) -> UpdateJob:
         status=UpdateStatus(row["status"]),
         messages=tuple(
             UpdateMessage(role=m["role"], text=m["text"], update_id=m["update_id"])
-            for m in _load_json(row["messages"]) or ()
+            for m in load_json(row["messages"]) or ()
         ),
         run_at=row["run_at"],
         created_at=row["created_at"],
@@ -136,8 +137,8 @@ def row_to_update(row: Mapping[str, Any]) -> UpdateJob:
         attempts=row["attempts"],
         lease_owner=row["lease_owner"],
         lease_until=row["lease_until"],
-        result=None if result is None else _load_json(result),
-        error=None if error is None else _load_json(error),
+        result=None if result is None else load_json(result),
+        error=None if error is None else load_json(error),
     )
 
 
@@ -157,7 +158,7 @@ def embedding_blob(embedding: np.ndarray, dim: int) -> bytes:
 
 def source_json(existing: Any, added: Sequence[Mapping[str, Any]]) -> str:
     """The provenance list ``existing`` (JSON or list) with ``added`` appended, as JSON."""
-    return dump_json([*(_load_json(existing) or ()), *(dict(entry) for entry in added)])
+    return dump_json([*(load_json(existing) or ()), *(dict(entry) for entry in added)])
 
 
 class PagePlan(NamedTuple):

@@ -4,14 +4,15 @@ It shares the :class:`~memvault.storage.sqlite_threads.SQLiteDatabase` of
 :class:`~memvault.storage.sqlite.SQLiteStore` (``store.database``): the same writer thread (so a
 turn's items and response commit in one ``BEGIN IMMEDIATE`` transaction, group-committed with
 memory writes) and the same read-only reader threads. Its tables come from migration
-``0003_agents.sql``, applied with the others when the store opens.
+``0003_agents.sql``, applied with the others when the store opens. The row mapping and the paging
+rule are shared with the PostgreSQL AgentStore (:mod:`memvault.storage.agent_rows`).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,10 +21,23 @@ from memvault.errors import (
     AgentNotFound,
     ConversationItemNotFound,
     ConversationNotFound,
-    InvalidRequest,
     ResponseNotFound,
 )
 from memvault.models import Page
+from memvault.storage.agent_rows import (
+    ITEM_COLUMNS,
+    RESPONSE_COLUMNS,
+    KeyPage,
+    item_values,
+    key_page,
+    response_values,
+    row_to_agent,
+    row_to_agent_version,
+    row_to_conversation,
+    row_to_item,
+    row_to_response,
+    version_number,
+)
 from memvault.storage.agents import (
     Agent,
     AgentVersion,
@@ -32,6 +46,7 @@ from memvault.storage.agents import (
     Order,
     StoredResponse,
 )
+from memvault.storage.rows import check_limit, dump_json
 from memvault.storage.sqlite_threads import SQLiteDatabase, WriteContext
 
 
@@ -62,9 +77,9 @@ class SQLiteAgentStore:
         created_at: int,
         new_agent_only: bool = False,
     ) -> AgentVersion:
-        definition_json = _dump(definition)
+        definition_json = dump_json(definition)
         metadata = dict(metadata or {})
-        metadata_json = _dump(metadata)
+        metadata_json = dump_json(metadata)
 
         def create(tx: WriteContext) -> AgentVersion:
             row = tx.conn.execute(
@@ -107,7 +122,7 @@ class SQLiteAgentStore:
         def get(conn: sqlite3.Connection) -> Agent:
             with _snapshot(conn):
                 row = _agent_row(conn, project, name)
-                return _agent(row, _latest_version(conn, project, name))
+                return row_to_agent(row, _latest_version(conn, project, name))
 
         return await self._db.read(get)
 
@@ -121,7 +136,7 @@ class SQLiteAgentStore:
                 raise AgentNotFound(
                     f"agent {name!r} has no version {version!r}", param="agent_version"
                 )
-            return _version(row)
+            return row_to_agent_version(row)
 
         return await self._db.read(get)
 
@@ -134,21 +149,24 @@ class SQLiteAgentStore:
         after: str | None = None,
         before: str | None = None,
     ) -> Page[Agent]:
-        _check_limit(limit)
+        check_limit(limit)
 
         def list_(conn: sqlite3.Connection) -> Page[Agent]:
             with _snapshot(conn):
                 rows, has_more = _page(
                     conn,
-                    "SELECT * FROM agents WHERE project = ?",
-                    [project],
-                    key="seq",
-                    cursor="(SELECT seq FROM agents WHERE project = ? AND name = ?)",
-                    cursor_params=lambda value: [project, value],
-                    order=order, after=after, before=before, limit=limit,
+                    key_page(
+                        "SELECT * FROM agents WHERE project = ?",
+                        [project],
+                        key="seq",
+                        cursor="(SELECT seq FROM agents WHERE project = ? AND name = ?)",
+                        cursor_params=lambda value: [project, value],
+                        order=order, after=after, before=before, limit=limit, placeholder="?",
+                    ),
                 )
                 agents = [
-                    _agent(row, _latest_version(conn, project, row["name"])) for row in rows
+                    row_to_agent(row, _latest_version(conn, project, row["name"]))
+                    for row in rows
                 ]
             return Page(agents, has_more)
 
@@ -164,21 +182,23 @@ class SQLiteAgentStore:
         after: str | None = None,
         before: str | None = None,
     ) -> Page[AgentVersion]:
-        _check_limit(limit)
+        check_limit(limit)
 
         def list_(conn: sqlite3.Connection) -> Page[AgentVersion]:
             with _snapshot(conn):
                 _agent_row(conn, project, name)
                 rows, has_more = _page(
                     conn,
-                    "SELECT * FROM agent_versions WHERE project = ? AND name = ?",
-                    [project, name],
-                    key="version",
-                    cursor="?",
-                    cursor_params=lambda value: [_version_number(value)],
-                    order=order, after=after, before=before, limit=limit,
+                    key_page(
+                        "SELECT * FROM agent_versions WHERE project = ? AND name = ?",
+                        [project, name],
+                        key="version",
+                        cursor="?",
+                        cursor_params=lambda value: [version_number(value)],
+                        order=order, after=after, before=before, limit=limit, placeholder="?",
+                    ),
                 )
-            return Page([_version(row) for row in rows], has_more)
+            return Page([row_to_agent_version(row) for row in rows], has_more)
 
         return await self._db.read(list_)
 
@@ -220,8 +240,8 @@ class SQLiteAgentStore:
     ) -> Conversation:
         if conversation.project != project:
             raise ValueError("the conversation belongs to another project")
-        metadata_json = _dump(conversation.metadata)
-        rows = _item_rows(project, conversation.id, items)
+        metadata_json = dump_json(conversation.metadata)
+        rows = item_values(project, conversation.id, items)
 
         def create(tx: WriteContext) -> Conversation:
             tx.conn.execute(
@@ -235,14 +255,14 @@ class SQLiteAgentStore:
 
     async def get_conversation(self, project: str, conversation_id: str) -> Conversation:
         def get(conn: sqlite3.Connection) -> Conversation:
-            return _conversation(_conversation_row(conn, project, conversation_id))
+            return row_to_conversation(_conversation_row(conn, project, conversation_id))
 
         return await self._db.read(get)
 
     async def update_conversation(
         self, project: str, conversation_id: str, *, metadata: dict[str, str]
     ) -> Conversation:
-        metadata_json = _dump(metadata)
+        metadata_json = dump_json(metadata)
 
         def update(tx: WriteContext) -> Conversation:
             _conversation_row(tx.conn, project, conversation_id)
@@ -250,7 +270,7 @@ class SQLiteAgentStore:
                 "UPDATE conversations SET metadata = ? WHERE id = ? AND project = ?",
                 (metadata_json, conversation_id, project),
             )
-            return _conversation(_conversation_row(tx.conn, project, conversation_id))
+            return row_to_conversation(_conversation_row(tx.conn, project, conversation_id))
 
         return await self._db.write(update)
 
@@ -271,7 +291,7 @@ class SQLiteAgentStore:
     async def add_conversation_items(
         self, project: str, conversation_id: str, items: Sequence[ConversationItem]
     ) -> list[ConversationItem]:
-        rows = _item_rows(project, conversation_id, items)
+        rows = item_values(project, conversation_id, items)
 
         def add(tx: WriteContext) -> list[ConversationItem]:
             _conversation_row(tx.conn, project, conversation_id)
@@ -290,24 +310,27 @@ class SQLiteAgentStore:
         after: str | None = None,
         before: str | None = None,
     ) -> Page[ConversationItem]:
-        _check_limit(limit)
+        check_limit(limit)
 
         def list_(conn: sqlite3.Connection) -> Page[ConversationItem]:
             with _snapshot(conn):
                 _conversation_row(conn, project, conversation_id)
                 rows, has_more = _page(
                     conn,
-                    "SELECT * FROM conversation_items WHERE conversation_id = ? AND project = ?",
-                    [conversation_id, project],
-                    key="seq",
-                    cursor=(
-                        "(SELECT seq FROM conversation_items"
-                        " WHERE conversation_id = ? AND id = ?)"
+                    key_page(
+                        "SELECT * FROM conversation_items"
+                        " WHERE conversation_id = ? AND project = ?",
+                        [conversation_id, project],
+                        key="seq",
+                        cursor=(
+                            "(SELECT seq FROM conversation_items"
+                            " WHERE conversation_id = ? AND id = ?)"
+                        ),
+                        cursor_params=lambda value: [conversation_id, value],
+                        order=order, after=after, before=before, limit=limit, placeholder="?",
                     ),
-                    cursor_params=lambda value: [conversation_id, value],
-                    order=order, after=after, before=before, limit=limit,
                 )
-            return Page([_item(row) for row in rows], has_more)
+            return Page([row_to_item(row) for row in rows], has_more)
 
         return await self._db.read(list_)
 
@@ -317,7 +340,7 @@ class SQLiteAgentStore:
         def get(conn: sqlite3.Connection) -> ConversationItem:
             with _snapshot(conn):
                 _conversation_row(conn, project, conversation_id)
-                return _item(_item_row(conn, project, conversation_id, item_id))
+                return row_to_item(_item_row(conn, project, conversation_id, item_id))
 
         return await self._db.read(get)
 
@@ -345,22 +368,10 @@ class SQLiteAgentStore:
         conversation_id: str | None = None,
         conversation_items: Sequence[ConversationItem] = (),
     ) -> None:
-        if response is not None and response.project != project:
-            raise ValueError("the response belongs to another project")
         if conversation_items and conversation_id is None:
             raise ValueError("conversation items need a conversation_id")
-        rows = _item_rows(project, conversation_id or "", conversation_items)
-        response_row = None
-        if response is not None:
-            response_row = (
-                response.id,
-                project,
-                response.conversation_id,
-                response.previous_response_id,
-                _dump(response.body),
-                _dump(list(response.input_items)),
-                response.created_at,
-            )
+        rows = item_values(project, conversation_id or "", conversation_items)
+        response_row = None if response is None else response_values(project, response)
 
         def save(tx: WriteContext) -> None:
             if conversation_id is not None:
@@ -368,8 +379,7 @@ class SQLiteAgentStore:
                 _insert_items(tx.conn, rows)
             if response_row is not None:
                 tx.conn.execute(
-                    "INSERT INTO responses (id, project, conversation_id, previous_response_id,"
-                    " body, input_items, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO responses ({RESPONSE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     response_row,
                 )
 
@@ -382,15 +392,7 @@ class SQLiteAgentStore:
             ).fetchone()
             if row is None:
                 raise ResponseNotFound(f"no response with id {response_id!r}", param="response_id")
-            return StoredResponse(
-                id=row["id"],
-                project=row["project"],
-                body=json.loads(row["body"]),
-                input_items=tuple(json.loads(row["input_items"])),
-                conversation_id=row["conversation_id"],
-                previous_response_id=row["previous_response_id"],
-                created_at=row["created_at"],
-            )
+            return row_to_response(row)
 
         return await self._db.read(get)
 
@@ -408,15 +410,6 @@ class SQLiteAgentStore:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _check_limit(limit: int) -> None:
-    if limit < 1:
-        raise InvalidRequest(f"limit must be at least 1, not {limit}", param="limit")
-
-
 @contextmanager
 def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
     """One read snapshot for several SELECTs."""
@@ -427,51 +420,8 @@ def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("COMMIT")
 
 
-def _page(
-    conn: sqlite3.Connection,
-    select: str,
-    params: list[Any],
-    *,
-    key: str,
-    cursor: str,
-    cursor_params: Callable[[str], list[Any]],
-    order: Order,
-    after: str | None,
-    before: str | None,
-    limit: int,
-) -> tuple[list[sqlite3.Row], bool]:
-    """One page of ``select`` ordered by ``key``; a cursor becomes a ``key`` value through the
-    ``cursor`` SQL expression (NULL for an unknown cursor, which matches nothing)."""
-    if order not in ("asc", "desc"):
-        raise InvalidRequest(f"order must be 'asc' or 'desc', not {order!r}", param="order")
-    forward = order == "asc"
-    conditions: list[str] = []
-    values = list(params)
-    if after is not None:
-        conditions.append(f"{key} {'>' if forward else '<'} {cursor}")
-        values += cursor_params(after)
-    if before is not None:
-        conditions.append(f"{key} {'<' if forward else '>'} {cursor}")
-        values += cursor_params(before)
-    backwards = before is not None and after is None
-    ascending = forward != backwards
-    where = "".join(f" AND {condition}" for condition in conditions)
-    rows = conn.execute(
-        f"{select}{where} ORDER BY {key} {'ASC' if ascending else 'DESC'} LIMIT ?",
-        [*values, limit + 1],
-    ).fetchall()
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    if backwards:
-        rows.reverse()
-    return rows, has_more
-
-
-def _version_number(value: str) -> int | None:
-    try:
-        return int(value)
-    except ValueError:
-        return None
+def _page(conn: sqlite3.Connection, page: KeyPage) -> tuple[list[sqlite3.Row], bool]:
+    return page.finish(conn.execute(page.sql, page.params).fetchall())
 
 
 def _agent_row(conn: sqlite3.Connection, project: str, name: str) -> sqlite3.Row:
@@ -491,25 +441,7 @@ def _latest_version(conn: sqlite3.Connection, project: str, name: str) -> AgentV
     ).fetchone()
     if row is None:  # an agent always keeps at least one version
         raise AgentNotFound(f"no agent named {name!r}", param="agent_name")
-    return _version(row)
-
-
-def _version(row: sqlite3.Row) -> AgentVersion:
-    return AgentVersion(
-        project=row["project"],
-        name=row["name"],
-        version=row["version"],
-        definition=json.loads(row["definition"]),
-        description=row["description"],
-        metadata=json.loads(row["metadata"]),
-        created_at=row["created_at"],
-    )
-
-
-def _agent(row: sqlite3.Row, latest: AgentVersion) -> Agent:
-    return Agent(
-        project=row["project"], name=row["name"], latest=latest, created_at=row["created_at"]
-    )
+    return row_to_agent_version(row)
 
 
 def _conversation_row(conn: sqlite3.Connection, project: str, conversation_id: str) -> sqlite3.Row:
@@ -521,15 +453,6 @@ def _conversation_row(conn: sqlite3.Connection, project: str, conversation_id: s
             f"no conversation with id {conversation_id!r}", param="conversation_id"
         )
     return row
-
-
-def _conversation(row: sqlite3.Row) -> Conversation:
-    return Conversation(
-        id=row["id"],
-        project=row["project"],
-        metadata=json.loads(row["metadata"]),
-        created_at=row["created_at"],
-    )
 
 
 def _item_row(
@@ -544,25 +467,8 @@ def _item_row(
     return row
 
 
-def _item(row: sqlite3.Row) -> ConversationItem:
-    return ConversationItem(
-        id=row["id"], type=row["type"], data=json.loads(row["data"]), created_at=row["created_at"]
-    )
-
-
-def _item_rows(
-    project: str, conversation_id: str, items: Sequence[ConversationItem]
-) -> list[tuple[Any, ...]]:
-    return [
-        (item.id, project, conversation_id, item.type, _dump(item.data), item.created_at)
-        for item in items
-    ]
-
-
 def _insert_items(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     if rows:
         conn.executemany(
-            "INSERT INTO conversation_items (id, project, conversation_id, type, data, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            rows,
+            f"INSERT INTO conversation_items ({ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", rows
         )

@@ -18,9 +18,9 @@ from memvault.models import Page
 
 router = APIRouter(prefix="/api/projects/{project}")
 
-AGENTS_NEED_SQLITE = (
-    "agents, conversations and responses are not available on this storage backend yet; they"
-    " need the SQLite backend"
+AGENTS_UNAVAILABLE = (
+    "agents, conversations and responses are not available on this storage backend; they need"
+    " the SQLite or the PostgreSQL backend"
 )
 
 
@@ -28,7 +28,7 @@ async def get_agent_service(request: Request) -> AgentService:
     """The app's :class:`AgentService`; ``ServiceUnavailable`` on a backend without one."""
     agents = getattr(request.app.state, "agents", None)
     if agents is None:
-        raise ServiceUnavailable(AGENTS_NEED_SQLITE)
+        raise ServiceUnavailable(AGENTS_UNAVAILABLE)
     return agents
 
 
