@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import zlib
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from bench.corpus import memories, queries
+from bench.corpus import FreshTexts, memories, queries
 from memvault.models import MemoryKind, NewMemory
 from memvault.providers.registry import shared_local_embedder
 from memvault.settings import Settings
@@ -58,9 +57,8 @@ def timed_requests(client: httpx.Client, requests: list[tuple[str, str, dict | N
     return latencies
 
 
-async def concurrent_creates(base: str, scope: str, total: int, clients: int) -> float:
-    # Texts unique to the scope: a text the server embedded before comes from its cache.
-    texts = [f"{text} [{scope}]" for text in memories(total, seed=zlib.crc32(scope.encode()))]
+async def concurrent_creates(base: str, scope: str, texts: list[str], clients: int) -> float:
+    total = len(texts)
     queue = list(enumerate(texts))
 
     async def worker(client: httpx.AsyncClient) -> None:
@@ -96,6 +94,7 @@ def run(quick: bool = False) -> str:
     ceiling, ceiling_8 = model_rate(64), model_rate(8)
 
     rows = []
+    fresh = FreshTexts()  # the server never sees a text twice: no embedding-cache hits
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
         settings = Settings(data_dir=data_dir)
@@ -106,9 +105,8 @@ def run(quick: bool = False) -> str:
                 created.raise_for_status()
                 store_id = created.json()["id"]
                 health = timed_requests(client, [("GET", f"{server.url}/healthz", None)] * 200)
-                # A fresh server's first burst of concurrent writes runs in small embedding
-                # batches (the clients start out of step); measure the steady state.
-                asyncio.run(concurrent_creates(base, "warm-up", 400, clients=8))
+                # Warm the server up (first allocations, thread pools) before measuring.
+                asyncio.run(concurrent_creates(base, "warm-up", fresh.memories(400), clients=8))
                 floor = statistics.median(health)
                 for size in sizes:
                     scope = f"scale-{size}"
@@ -119,13 +117,14 @@ def run(quick: bool = False) -> str:
                     timed_requests(client, search[:10])  # loads the scope's vector index
                     latencies = timed_requests(client, search[10:])
                     create = [("POST", "/memory_stores/bench/items",
-                               {"scope": scope, "content": f"{text} [sequential {size}]"})
-                              for text in memories(creates_sequential, seed=size + 1)]
+                               {"scope": scope, "content": text})
+                              for text in fresh.memories(creates_sequential)]
                     started = time.perf_counter()
                     timed_requests(client, create)
                     sequential = creates_sequential / (time.perf_counter() - started)
                     concurrent = asyncio.run(
-                        concurrent_creates(base, scope, creates_concurrent, clients=8)
+                        concurrent_creates(base, scope, fresh.memories(creates_concurrent),
+                                           clients=8)
                     )
                     rows.append((size, statistics.median(latencies), percentile(latencies, 95),
                                  sequential, concurrent))
