@@ -17,7 +17,7 @@ import platform
 import time
 from pathlib import Path
 
-SECTIONS = ["embeddings", "storage", "http_api", "updates", "extraction"]
+SECTIONS = ["embeddings", "storage", "http_api", "postgres", "updates", "extraction"]
 OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 

@@ -73,9 +73,14 @@ class PostgresUnavailable(RuntimeError):
 
 
 class EmbeddedPostgres:
-    """A PostgreSQL server in a temporary directory, run by :meth:`start` until :meth:`stop`."""
+    """A PostgreSQL server in a temporary directory, run by :meth:`start` until :meth:`stop`.
 
-    def __init__(self) -> None:
+    ``options``: the server's command-line settings (the benchmarks add memory for a large
+    table and its index to :data:`SERVER_OPTIONS`).
+    """
+
+    def __init__(self, options: str = SERVER_OPTIONS) -> None:
+        self.options = options
         self.root = Path(tempfile.mkdtemp(prefix="memvault-pg-"))
         self.data = self.root / "data"
         self.log_path = self.root / "server.log"
@@ -100,7 +105,7 @@ class EmbeddedPostgres:
             try:
                 self._run(
                     "pg_ctl", "-D", str(self.data), "-l", str(self.log_path), "-w", "-t", "60",
-                    "-o", f"-h 127.0.0.1 -p {self.port} -k {self.root} {SERVER_OPTIONS}",
+                    "-o", f"-h 127.0.0.1 -p {self.port} -k {self.root} {self.options}",
                     "start",
                 )  # fmt: skip
                 break
