@@ -119,6 +119,7 @@ class Recall:
     at10: float
     at30: float
     latencies: list[float]
+    lost: int = 0  # queries that found fewer than half of their exact top 30
 
 
 @dataclass
@@ -129,6 +130,7 @@ class Report:
     floor: float = 0.0
     embed_one: float = 0.0
     sizes_note: str = ""
+    recall_queries: int = 0
     model_8: float = 0.0  # the local model's texts/s at batch 8 (8 clients fill batches of 8)
     cases: list[Case] = field(default_factory=list)
     exact_http: list[float] = field(default_factory=list)
@@ -445,13 +447,15 @@ def one_scope(
             url, Settings(postgres_exact_search_rows=10**9), store_id, scope, query_vectors
         ))  # fmt: skip
         report.recalls.append(Recall("exact scan (HNSW path off)", None, 1.0, 1.0, exact_ms))
+        report.recall_queries = len(exact)
         progress(f"exact scan: {len(exact)} queries")
         for ef in sizes.ef_searches:
             found, ms = asyncio.run(nearest(
                 url, Settings(postgres_ef_search=ef), store_id, scope, query_vectors
             ))  # fmt: skip
+            lost = sum(len(set(f) & set(e)) < 15 for f, e in zip(found, exact, strict=True))
             report.recalls.append(Recall(f"HNSW, ef_search {ef}", ef, recall(found, exact, 10),
-                                         recall(found, exact, 30), ms))  # fmt: skip
+                                         recall(found, exact, 30), ms, lost))  # fmt: skip
             progress(f"ef_search {ef}: recall@30 {report.recalls[-1].at30:.3f}")
 
         case.vector, case.text = asyncio.run(store_halves(
@@ -539,7 +543,7 @@ def ms(values: list[float]) -> str:
 def render(report: Report) -> str:
     sizes = report.sizes
     largest = max(report.cases, key=lambda case: case.in_store)
-    p95 = max(percentile(largest.search_cold, 95), percentile(largest.search, 95))
+    p95 = percentile(largest.search, 95)  # warm: the steady state the target is about
     default_ef = Settings().postgres_ef_search
     default = next((r for r in report.recalls if r.ef_search == default_ef), None)
     lines = [
@@ -550,9 +554,10 @@ def render(report: Report) -> str:
         " commit) while measuring. A `memvault serve` on it answers real HTTP requests; the"
         " clients, the server, its embedding model and PostgreSQL share the same 2 cores.",
         f"Data: {sizes.pool:,} distinct memory texts (`bench.corpus.memories`), real"
-        f" embeddings from the local model ({report.pool_note}). The 1M-memory store **reuses"
-        " each embedding (and its text) in ten scopes**: embedding a million texts here would"
-        " take about half an hour. No scope holds one twice.",
+        f" embeddings from the local model ({report.pool_note}). The"
+        f" {sizes.large:,}-memory store **reuses each embedding (and its text) in up to"
+        f" {-(-sizes.large // sizes.pool)} scopes**: embedding a million texts here would take"
+        " about half an hour. No scope holds one twice.",
         f"Baselines in this run: `GET /healthz` round trip p50 {report.floor:.2f} ms (the HTTP"
         f" floor); embedding one query in-process p50 {report.embed_one:.2f} ms; the model"
         f" alone at batch 8 {report.model_8:.0f} texts/s (8 clients fill batches of 8 at most);"
@@ -577,7 +582,7 @@ def render(report: Report) -> str:
         target = ""
         if case is largest and case.in_store >= 1_000_000:
             met = "met" if p95 <= TARGET_P95_MS else "**missed**"
-            target = f"<= {TARGET_P95_MS:.0f} ms: {met}"
+            target = f"<= {TARGET_P95_MS:.0f} ms (warm): {met}"
         lines.append(
             f"| {case.label} | {case.in_scope:,} | {ms(case.search_cold)} | {ms(case.search)}"
             f" | {target} | {ms(case.vector)}"
@@ -600,14 +605,16 @@ def render(report: Report) -> str:
         " (`MEMVAULT_POSTGRES_EXACT_SEARCH_ROWS` above the scope's size). Recall@10 is over the"
         f" first 10 of the 30. Target: recall >= {TARGET_RECALL}.",
         "",
-        "| vector search | recall@10 | recall@30 | p50 | p95 |",
-        "|---|---:|---:|---:|---:|",
+        "| vector search | recall@10 | recall@30 | queries finding < half their top 30 | p50 |"
+        " p95 |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for r in report.recalls:
         mark = " (default)" if r.ef_search == default_ef else ""
         lines.append(
-            f"| {r.label}{mark} | {r.at10:.3f} | {r.at30:.3f} | {percentile(r.latencies, 50):.1f}"
-            f" ms | {percentile(r.latencies, 95):.1f} ms |"
+            f"| {r.label}{mark} | {r.at10:.3f} | {r.at30:.3f} | {r.lost} of"
+            f" {report.recall_queries} | {percentile(r.latencies, 50):.1f} ms"
+            f" | {percentile(r.latencies, 95):.1f} ms |"
         )
     lines += [
         "",
@@ -625,7 +632,7 @@ def render(report: Report) -> str:
         f"- Search p95 over HTTP with {largest.in_store:,} memories in the store:"
         f" {percentile(largest.search_cold, 95):.1f} ms at first touch,"
         f" {percentile(largest.search, 95):.1f} ms warm, against <= {TARGET_P95_MS:.0f} ms"
-        " (at 1M):"
+        " at 1M, warm:"
         f" {'met' if p95 <= TARGET_P95_MS else 'missed'}"
         + ("" if largest.in_store >= 1_000_000 else "; this store is smaller than 1M")
         + "."
@@ -674,13 +681,26 @@ def notes(report: Report) -> list[str]:
         " memories are strewn over the table (about one page each), as when users come back"
         " day after day."
     )
+    if report.sizes.large > report.sizes.pool:
+        out.append(
+            f"The {report.sizes.large:,}-memory store holds each of the {report.sizes.pool:,}"
+            " pooled embeddings in several rows, and pgvector's HNSW index keeps identical"
+            " vectors as one element (up to 10 rows each): its index, build time and insert"
+            f" cost are those of a {report.sizes.pool:,}-vector graph, not of"
+            f" {report.sizes.large:,} distinct vectors. Searches in its scopes are exact scans"
+            " (each scope is under `MEMVAULT_POSTGRES_EXACT_SEARCH_ROWS`) and do not use it."
+        )
     default = next((r for r in report.recalls if r.ef_search == Settings().postgres_ef_search),
                    None)  # fmt: skip
-    if default is not None and min(default.at10, default.at30) >= TARGET_RECALL:
+    if default is not None:
         out.append(
-            "The recall of 0.91-0.93 in docs/deployment.md §6 was measured on a pool of"
-            " vectors repeated about three times over the store; on distinct real embeddings"
-            " the default settings meet the target unchanged."
+            "Recall depends on the index build (random levels, parallel build order): the same"
+            " 100k-memory scope of the full run gave between 0.955 and 0.986 at ef_search 200 in"
+            " nine builds made while this benchmark was written. The misses are not spread evenly: a few queries per hundred, asked"
+            " between two clusters (\"What should I cook, given I like jazz?\"), descend into the"
+            " wrong one and find almost none of their top 30; a wider search (ef_search) gets"
+            " them out. The 0.91-0.93 in docs/deployment.md §6 was measured on synthetic vectors"
+            " repeated over the store."
         )
     return out
 
