@@ -156,9 +156,17 @@ def migrate(database_url: str | None, data_dir: str | None) -> None:
         click.echo(f"{display_url(url)}: up to date")
 
 
+def _register_commands() -> None:
+    """Add the command (or group) named ``command`` of every other module in this package
+    (``memvault/cli/principals.py`` gives ``memvault principals``)."""
+    import pkgutil
+    from importlib import import_module
+
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_"):
+            cli.add_command(import_module(f"{__name__}.{module.name}").command)
+
+
 def main() -> None:
+    _register_commands()
     cli(auto_envvar_prefix="MEMVAULT")
-
-
-if __name__ == "__main__":
-    main()
