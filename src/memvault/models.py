@@ -53,6 +53,8 @@ class MemoryStore:
     notices: tuple[str, ...] = ()
     created_at: int = 0
     updated_at: int = 0
+    owner: str | None = None
+    """The principal that created the store (it holds every privilege on it)."""
 
 
 @dataclass(frozen=True)
@@ -267,3 +269,17 @@ def memory_from_dict(data: dict[str, Any]) -> Memory:
         updated_by=data["updated_by"],
         source=tuple(data["source"]),
     )
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the holder of an API key. A key made with a ``scope`` may touch that scope
+    only; an ``admin`` holds every privilege on everything."""
+
+    name: str
+    admin: bool = False
+    scope: str | None = None
+
+
+ANONYMOUS = Principal("anonymous", admin=True)
+"""The caller when authentication is off (``MEMVAULT_AUTH=none``, loopback only)."""

@@ -7,6 +7,7 @@ import hmac
 from fastapi import Request
 
 from memvault.errors import Unauthorized
+from memvault.models import ANONYMOUS, Principal
 
 OPEN_PATHS = frozenset({"/healthz"})
 
@@ -34,3 +35,8 @@ async def require_api_key(request: Request) -> None:
         raise Unauthorized(
             "Missing or invalid API key: send 'Authorization: Bearer <key>' or 'api-key: <key>'"
         )
+
+
+def caller(request: Request) -> Principal:
+    """The authenticated principal of this request (``ANONYMOUS`` when authentication is off)."""
+    return getattr(request.state, "principal", None) or ANONYMOUS
