@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 
 import numpy as np
 import pytest
@@ -602,6 +603,27 @@ async def test_search_never_returns_quarantined(store: Store) -> None:
     )
     assert [h.memory.id for h in hits.by_vector] == [good.id]
     assert [h.memory.id for h in hits.by_text] == [good.id]
+
+
+async def test_text_search_finds_matches_behind_many_filtered_ones(store: Store) -> None:
+    # The best text matches are all quarantined, expired or of another kind; the matches that
+    # may be returned rank below them and must still fill the page.
+    store_id = await make_store(store)
+    past = int(time.time()) - 10
+    await store.add_memories(store_id, "u", [
+        *(new_memory("tea tea tea", seed=i, status=MemoryStatus.QUARANTINED) for i in range(8)),
+        *(new_memory("tea tea tea", seed=i, expires_at=past) for i in range(8, 16)),
+        *(new_memory("tea tea tea", seed=i, kind=MemoryKind.PROCEDURAL) for i in range(16, 24)),
+    ])
+    wanted = await store.add_memories(store_id, "u", [
+        new_memory(f"the user once had tea with friend number {i}", seed=30 + i)
+        for i in range(5)
+    ])
+    hits = await store.search_candidates(
+        store_id, "u", text="tea", embedding=None, kinds=[MemoryKind.USER_PROFILE], limit=4
+    )
+    assert len(hits.by_text) == 4
+    assert {h.memory.id for h in hits.by_text} <= {m.id for m in wanted}
 
 
 async def test_search_limits_and_empty_inputs(store: Store) -> None:
