@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -299,27 +298,3 @@ def test_summary_needs_something_discussed():
 def test_duplicates_in_one_update_are_merged():
     [candidate] = extract("I love hiking.", "I love hiking!")
     assert candidate.source_indexes == (0, 1)
-
-
-def test_fast_enough():
-    messages = [ChatMessage("user" if i % 2 == 0 else "assistant", text) for i, text in enumerate([
-        "I prefer dark roast coffee and usually drink it in the morning",
-        "Noted! Dark roast has a lovely bold flavour.",
-        "I'm 34, my password is hunter2, I earn 120k and live at 12 Baker Street, London; I love"
-        " hiking",
-        "Thanks for sharing.",
-        "Can you help me plan a trip to Oslo in March? What should I pack?",
-        "Warm layers and good boots.",
-        "Always answer in bullet points please. When you write SQL, use CTEs.",
-        "Will do.",
-        "My wife Anna and I have two kids, Leo and Mia. Please forget that I play tennis.",
-        "Done.",
-    ])]
-    extractor = OfflineExtractor()
-    extractor.extract_now(messages, StoreOptions(user_profile_details=HOWTO_DETAILS))
-    timings = []
-    for _ in range(20):
-        started = time.perf_counter()
-        extractor.extract_now(messages, StoreOptions(user_profile_details=HOWTO_DETAILS))
-        timings.append(time.perf_counter() - started)
-    assert sorted(timings)[len(timings) // 2] < 0.005
