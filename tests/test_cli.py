@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -43,15 +42,12 @@ def test_serving_beyond_loopback_without_api_keys_is_refused(tmp_path: Path, how
         args, env = ["serve"], clean_env(tmp_path, MEMVAULT_HOST="0.0.0.0")
     else:
         args, env = [], clean_env(tmp_path, MEMVAULT_HOST="0.0.0.0")
-    started = time.monotonic()
     done = run(args, env, timeout=20)
-    elapsed = time.monotonic() - started
     assert done.returncode != 0
     assert "Traceback" not in done.stderr, done.stderr
     message = " ".join(done.stderr.split())
     assert "refusing to serve on 0.0.0.0 with no API keys" in message, done.stderr
     assert "MEMVAULT_API_KEYS" in message
-    assert elapsed < 10, f"the refusal took {elapsed:.1f}s"
     assert not (tmp_path / "data").exists(), "nothing is created when refusing"
 
 
