@@ -6,6 +6,7 @@
     │   │   └── ModelNotConfigured    400 model_not_configured (no chat endpoint for agents)
     │   └── MethodNotAllowed          405 method_not_allowed
     ├── Unauthorized                  401 unauthorized
+    ├── Forbidden                     403 permission_denied (authenticated, not allowed)
     ├── NotFound                      404 not_found
     │   ├── StoreNotFound
     │   ├── MemoryNotFound
@@ -13,10 +14,14 @@
     │   ├── AgentNotFound             (an agent, or one version of it)
     │   ├── ConversationNotFound
     │   ├── ConversationItemNotFound
-    │   └── ResponseNotFound
+    │   ├── ResponseNotFound
+    │   ├── EntryNotFound             (a memory entry: no such path in the scope)
+    │   └── PrincipalNotFound
     ├── Conflict                      409 conflict
     │   ├── StoreAlreadyExists
     │   ├── AgentAlreadyExists
+    │   ├── EntryAlreadyExists        (a memory entry's path is taken in its scope)
+    │   ├── PrincipalAlreadyExists
     │   ├── VersionConflict           (a compare-and-set lost the race)
     │   └── LeaseLost                 (a worker no longer holds the job it worked on)
     ├── ExtractionFailed              502 extraction_failed (the chat model failed an update)
@@ -73,6 +78,14 @@ class Unauthorized(MemvaultError):
     error_type = "authentication_error"
 
 
+class Forbidden(MemvaultError):
+    """The caller is authenticated but lacks the privilege (or the scope) the call needs."""
+
+    status_code = 403
+    code = "permission_denied"
+    error_type = "permission_error"
+
+
 class NotFound(MemvaultError):
     status_code = 404
     code = "not_found"
@@ -107,6 +120,14 @@ class ResponseNotFound(NotFound):
     pass
 
 
+class EntryNotFound(NotFound):
+    pass
+
+
+class PrincipalNotFound(NotFound):
+    code = "principal_not_found"
+
+
 class Conflict(MemvaultError):
     status_code = 409
     code = "conflict"
@@ -118,6 +139,14 @@ class StoreAlreadyExists(Conflict):
 
 
 class AgentAlreadyExists(Conflict):
+    pass
+
+
+class EntryAlreadyExists(Conflict):
+    pass
+
+
+class PrincipalAlreadyExists(Conflict):
     pass
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -102,6 +103,14 @@ class MemoryRevision:
 
 
 @dataclass(frozen=True)
+class MemoryRecord:
+    """A memory with its earlier texts (oldest first): what export reads and import writes."""
+
+    memory: Memory
+    history: tuple[MemoryRevision, ...] = ()
+
+
+@dataclass(frozen=True)
 class ScoredMemory:
     memory: Memory
     score: float
@@ -119,10 +128,111 @@ class SearchCandidates:
     by_text: list[ScoredMemory]
 
 
+# -- memory entries (the Databricks-style face) ----------------------------------------------
+
+ENTRY_KIND = "entry"
+"""The ``kind`` column of an entry's row. Entries live among the memories of their scope (one
+vector index, one text index, one delete_scope) but are no :class:`MemoryKind`: nothing that
+asks for memories sees them."""
+
+
+@dataclass(frozen=True)
+class MemoryEntry:
+    """A note an agent reads and edits like a file: identified by ``path`` within its store and
+    scope, with a one-line ``description`` and a (possibly empty) body, ``contents``. Each edit
+    bumps ``version`` and keeps the previous text as an :class:`EntryRevision`."""
+
+    id: str
+    store_id: str
+    scope: str
+    path: str
+    description: str
+    contents: str
+    created_at: int
+    updated_at: int
+    version: int = 1
+    created_by: str | None = None
+    updated_by: str | None = None
+    embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """An entry to insert. ``embedding`` is of :func:`entry_text` by the store's model."""
+
+    path: str
+    description: str
+    contents: str
+    embedding: np.ndarray
+    created_by: str | None = None
+
+
+@dataclass(frozen=True)
+class EntryRevision:
+    """An entry as it was before one of its edits."""
+
+    path: str
+    version: int
+    description: str
+    contents: str
+    changed_at: int
+    changed_by: str | None
+
+
+@dataclass(frozen=True)
+class EntryRecord:
+    """An entry with its earlier versions (oldest first): what export reads and import
+    writes."""
+
+    entry: MemoryEntry
+    history: tuple[EntryRevision, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScoredEntry:
+    entry: MemoryEntry
+    score: float
+
+
+@dataclass(frozen=True)
+class EntryCandidates:
+    """What a backend finds for an entry search: ``by_vector`` ordered by cosine similarity,
+    ``by_text`` by full-text rank (best first); entries carry their embeddings."""
+
+    by_vector: list[ScoredEntry]
+    by_text: list[ScoredEntry]
+
+
+def entry_text(path: str, description: str, contents: str) -> str:
+    """What an entry is found by, in the embedding and in the text index: the words of its path
+    (without ``/memories/`` and a file extension), its description and its contents.
+
+    >>> entry_text("/memories/work/coffee-order.md", "Coffee order", "Flat white")
+    'work coffee order\\nCoffee order\\nFlat white'
+    """
+    relative = path.removeprefix("/memories/")
+    relative = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", relative)
+    words = " ".join(re.findall(r"[^\W_]+", relative))
+    return "\n".join(part for part in (words, description.strip(), contents.strip()) if part)
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
     has_more: bool
+
+
+@dataclass(frozen=True)
+class ScopeSummary:
+    """A scope of a memory store and what it holds (``Store.list_scopes``)."""
+
+    scope: str
+    memory_count: int
+    """Active, unexpired memories: what ``list_memories`` and search see."""
+    quarantined_count: int
+    """Unexpired memories held back as possible prompt injection (never searched)."""
+    updated_at: int
+    """The newest ``updated_at`` of those memories."""
 
 
 def now() -> int:

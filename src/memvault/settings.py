@@ -7,6 +7,7 @@ The README's settings table is generated from this class, and a test checks that
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, field_validator
@@ -19,6 +20,27 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `memvault serve` binds to.")
     port: int = Field(8080, description="Port `memvault serve` listens on.")
     log_level: str = Field("info", description="Log level: debug, info, warning or error.")
+    log_format: str = Field(
+        "text",
+        description=(
+            "`text` or `json` (one JSON object per line). Every record written while serving a"
+            " request carries its request id."
+        ),
+    )
+    access_log: bool = Field(
+        True,
+        description=(
+            "Log each request once (method, path, route, status, duration, request id) to the"
+            " `memvault.access` logger."
+        ),
+    )
+    metrics_public: bool = Field(
+        False,
+        description=(
+            "Serve `/metrics` without a key, to anyone who can reach the port (it names memory"
+            " stores and counts memories, never shows their contents). Default: admin keys only."
+        ),
+    )
     data_dir: Path = Field(
         Path("./.memvault"), description="Directory for the embedded SQLite database."
     )
@@ -32,10 +54,26 @@ class Settings(BaseSettings):
     api_keys: str = Field(
         "",
         description=(
-            "Comma-separated API keys. When set, every request needs `Authorization: Bearer <key>`"
-            " or `api-key: <key>`. When empty, any token is accepted and the server binds to"
-            " loopback only."
+            "Comma-separated admin API keys (more keys, admin or not: `memvault principals"
+            " create`). Requests send `Authorization: Bearer <key>` or `api-key: <key>`."
         ),
+    )
+    auth: str = Field(
+        "",
+        description=(
+            "`keys`: every request needs a valid key (else 401); `none`: no key, every caller is"
+            " an admin (loopback only). Default: `keys` once `MEMVAULT_API_KEYS` is set or the"
+            " database holds a principal, else `none`."
+        ),
+    )
+    auth_cache_seconds: float = Field(
+        1.0,
+        description=(
+            "How long a key looked up in the database stays cached: a revoked key stops working"
+            " within this time."
+        ),
+        ge=0,
+        le=60,
     )
     strict_models: bool = Field(
         False,
@@ -48,6 +86,14 @@ class Settings(BaseSettings):
         10_000, description="Longest memory content accepted, in characters."
     )
     max_scope_chars: int = Field(2_048, description="Longest scope accepted, in characters.")
+    default_catalog: str = Field(
+        "main",
+        description=(
+            "Databricks face: the catalog whose schemas are the Foundry projects"
+            " (`main.default.notes` is store `notes` of project `default`). A schema of another"
+            " catalog is the project `catalog.schema`."
+        ),
+    )
     embedding_batch_size: int = Field(
         64, description="Most texts embedded in one call of the embedding model."
     )
@@ -118,6 +164,15 @@ class Settings(BaseSettings):
         True, description="Run the update worker inside `memvault serve` (off: run `memvault worker`)."
     )
     worker_concurrency: int = Field(2, description="Updates one worker processes at once.")
+    worker_metrics_port: int = Field(
+        0,
+        description=(
+            "`memvault worker`: serve the process's Prometheus metrics (its LLM and embedding"
+            " calls) at `http://<MEMVAULT_HOST>:<port>/metrics`; 0: off."
+        ),
+        ge=0,
+        le=65_535,
+    )
     agent_history_items: int = Field(
         100,
         description=(
@@ -125,6 +180,16 @@ class Settings(BaseSettings):
             " `previous_response_id` chain) the chat model gets with each turn."
         ),
         ge=1,
+    )
+    conversation_update_delay: int = Field(
+        300,
+        description=(
+            "Agents: seconds a conversation bound to a memory store waits after a turn before"
+            " learning from it, when no memory tool of its agent on that store sets"
+            " `update_delay` (a newer turn within the delay supersedes it)."
+        ),
+        ge=0,
+        le=86_400,
     )
     chat_timeout: float = Field(
         120.0,
@@ -166,6 +231,29 @@ class Settings(BaseSettings):
         value = value.strip().lower()
         if value not in {"", "offline", "llm"}:
             raise ValueError("must be offline or llm")
+        return value
+
+    @field_validator("auth")
+    @classmethod
+    def _check_auth(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in {"", "keys", "none"}:
+            raise ValueError("must be keys or none")
+        return value
+
+    @field_validator("default_catalog")
+    @classmethod
+    def _check_default_catalog(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}", value):
+            raise ValueError("must be 1-63 letters, digits, '_' or '-', starting with a letter or digit")
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _check_log_format(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in {"text", "json"}:
+            raise ValueError("must be text or json")
         return value
 
     @field_validator("sqlite_synchronous")

@@ -75,6 +75,13 @@ CASES = [
     ("POST", f"{S}/store1:delete_scope", {}, None, 400, "invalid_request"),
     ("POST", f"{S}/store1:delete_scope", {"scope": ""}, None, 400, "invalid_request"),
     ("POST", f"{S}/missing:delete_scope", {"scope": "u"}, None, 404, "not_found"),
+    # scopes (memvault's own)
+    ("GET", f"{S}/missing/scopes", None, None, 404, "not_found"),
+    ("GET", f"{S}/store1/scopes", None, {"limit": 0}, 400, "invalid_request"),
+    ("GET", f"{S}/store1/scopes", None, {"limit": 101}, 400, "invalid_request"),
+    ("GET", f"{S}/store1/scopes", None, {"limit": "abc"}, 400, "invalid_request"),
+    ("GET", f"{S}/store1/scopes", None, {"after": "u\x00"}, 400, "invalid_request"),
+    ("POST", f"{S}/store1/scopes", {}, None, 405, "method_not_allowed"),
     # routing
     ("GET", f"{FOUNDRY}/nowhere", None, None, 404, "not_found"),
     ("PUT", S, {"name": "x"}, None, 405, "method_not_allowed"),

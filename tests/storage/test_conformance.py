@@ -491,6 +491,66 @@ async def test_delete_scope_deletes_only_that_scope(store: Store) -> None:
     assert [h.memory.id for h in hits.by_text] == [again.id]
 
 
+async def test_list_scopes_counts_and_pages_in_code_point_order(store: Store) -> None:
+    store_id = await make_store(store)
+    other_store = await make_store(store, "other")
+    # Names that trip LIKE patterns, path handling, case folding and locale collations.
+    names = ["u_1", "u%1", "a/b", "Zed", "zed", "ü", "日本", "u1"]
+    for i, scope in enumerate(names):
+        await store.add_memories(store_id, scope, [new_memory(seed=i)])
+    procedure = new_memory("more", seed=9, kind=MemoryKind.PROCEDURAL)
+    await store.add_memories(store_id, "u1", [procedure])
+    await store.add_memories(store_id, "u1", [new_memory(status=MemoryStatus.QUARANTINED)])
+    await store.add_memories(store_id, "held", [new_memory(status=MemoryStatus.QUARANTINED)])
+    await store.add_memories(store_id, "gone", [new_memory(expires_at=now() - 10)])
+    await store.add_memories(other_store, "elsewhere", [new_memory()])
+    expected = sorted([*names, "held"])  # Python compares str by code point
+
+    page = await store.list_scopes(store_id, limit=100)
+    assert [s.scope for s in page.items] == expected and not page.has_more
+    summaries = {s.scope: s for s in page.items}
+    assert (summaries["u1"].memory_count, summaries["u1"].quarantined_count) == (2, 1)
+    assert (summaries["held"].memory_count, summaries["held"].quarantined_count) == (0, 1)
+    assert (summaries["ü"].memory_count, summaries["ü"].quarantined_count) == (1, 0)
+    newest = (await store.list_memories(store_id, "u1", limit=1)).items[0]
+    assert summaries["u1"].updated_at >= newest.updated_at > 0
+
+    walked, after = [], None
+    while True:
+        page = await store.list_scopes(store_id, limit=3, after=after)
+        walked += [s.scope for s in page.items]
+        if not page.has_more:
+            break
+        after = page.items[-1].scope
+    assert walked == expected
+    # A cursor need not be a scope that exists.
+    page = await store.list_scopes(store_id, limit=100, after="u")
+    assert [s.scope for s in page.items] == [s for s in expected if s > "u"]
+
+    assert [s.scope for s in (await store.list_scopes(other_store, limit=10)).items] == [
+        "elsewhere"
+    ]
+    assert (await store.list_scopes("memstore_missing", limit=10)).items == []
+    with pytest.raises(InvalidRequest):
+        await store.list_scopes(store_id, limit=0)
+
+
+async def test_list_scopes_follows_deletes(store: Store) -> None:
+    store_id = await make_store(store)
+    [first, second] = await store.add_memories(
+        store_id, "u1", [new_memory(seed=1), new_memory(seed=2)]
+    )
+    await store.add_memories(store_id, "u2", [new_memory(seed=3)])
+
+    await store.delete_memory(store_id, "u1", first.id)
+    [u1, u2] = (await store.list_scopes(store_id, limit=10)).items
+    assert (u1.scope, u1.memory_count, u2.scope, u2.memory_count) == ("u1", 1, "u2", 1)
+    await store.delete_memory(store_id, "u1", second.id)
+    assert [s.scope for s in (await store.list_scopes(store_id, limit=10)).items] == ["u2"]
+    await store.delete_scope(store_id, "u2")
+    assert (await store.list_scopes(store_id, limit=10)).items == []
+
+
 # -- search --------------------------------------------------------------------------------
 
 

@@ -10,14 +10,25 @@ from fastapi import Depends, FastAPI, Request
 from starlette.responses import JSONResponse
 
 from memvault import __version__
+from memvault.api.admin import router as admin_router
 from memvault.api.agents.routes import router as agents_router
-from memvault.api.auth import require_api_key
+from memvault.api.auth import Authenticator, authenticate
+from memvault.api.databricks.conversations import router as conversations_router
+from memvault.api.databricks.errors import PREFIX as DATABRICKS_PREFIX
+from memvault.api.databricks.errors import databricks_error_body
+from memvault.api.databricks.permissions import router as permissions_router
+from memvault.api.databricks.routes import router as databricks_router
 from memvault.api.errors import install_error_handlers
 from memvault.api.foundry.routes import router as foundry_router
+from memvault.api.metrics import install_metrics
+from memvault.api.middleware import RequestObserver
 from memvault.api.openai.routes import ga_router as openai_ga_router
 from memvault.api.openai.routes import preview_router as openai_preview_router
+from memvault.api.ui import inspector_app
+from memvault.engine.access import AccessPolicy
 from memvault.engine.agents import AgentService
 from memvault.engine.llm.generation import ChatGenerator
+from memvault.engine.entries import EntryService
 from memvault.engine.service import MemoryService
 from memvault.engine.updates import default_pipeline
 from memvault.jobs.worker import UpdateWorker
@@ -26,6 +37,7 @@ from memvault.providers.registry import EmbeddingProviders
 from memvault.settings import Settings
 from memvault.storage import display_url, open_store
 from memvault.storage.agents import open_agent_store
+from memvault.storage.governance import open_governance_store
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +56,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             await embeddings.warm_up()
             service = MemoryService(store, embeddings, settings)
-            agents = _agent_service(store, service, settings)
+            governance = open_governance_store(store)
+            app.state.authenticator.governance = governance
+            app.state.access = AccessPolicy(governance, settings)
+            agents = _agent_service(store, service, settings, app.state.access)
             if settings.worker:
                 worker = UpdateWorker(
                     store,
@@ -54,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 service.update_listeners.append(worker.wake)
                 await worker.start()
             app.state.service = service
+            app.state.entries = EntryService(service)
             app.state.agents = agents
             app.state.ready = True
             log.info("memvault %s ready on %s", __version__,
@@ -72,16 +88,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="memvault",
         version=__version__,
         lifespan=lifespan,
-        dependencies=[Depends(require_api_key)],
+        dependencies=[Depends(authenticate)],
     )
     app.state.settings = settings
+    app.state.authenticator = Authenticator(
+        settings.auth, settings.api_key_list, None, cache_seconds=settings.auth_cache_seconds
+    )
     app.state.ready = False
-    app.state.error_renderers = {}
+    app.state.error_renderers = {DATABRICKS_PREFIX: databricks_error_body}
     install_error_handlers(app)
     app.include_router(foundry_router)
     app.include_router(agents_router)
     app.include_router(openai_ga_router)
     app.include_router(openai_preview_router)
+    app.include_router(databricks_router)
+    app.include_router(conversations_router)
+    app.include_router(permissions_router)
+    app.include_router(admin_router)
+    install_metrics(app, public=settings.metrics_public)
+    app.mount("/ui", inspector_app(), name="ui")
+    app.add_middleware(RequestObserver, log_requests=settings.access_log)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(request: Request) -> JSONResponse:
@@ -95,7 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _agent_service(
-    store: object, service: MemoryService, settings: Settings
+    store: object, service: MemoryService, settings: Settings, access: AccessPolicy
 ) -> AgentService | None:
     """Agents live in the memory store's database (None on a backend without an AgentStore);
     they generate with the configured chat endpoint, if any."""
@@ -105,4 +131,4 @@ def _agent_service(
         return None
     client = make_async_openai_client(settings)
     generator = ChatGenerator(client, timeout=settings.chat_timeout) if client else None
-    return AgentService(agent_store, service, settings, generator)
+    return AgentService(agent_store, service, settings, generator, access=access)

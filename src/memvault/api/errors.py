@@ -24,8 +24,11 @@ Renderer = Callable[[MemvaultError, str], dict[str, Any]]
 
 
 def request_id(request: Request) -> str:
-    """The caller's ``x-ms-client-request-id`` (the Azure SDK sends one), else a new id."""
-    return request.headers.get("x-ms-client-request-id") or uuid.uuid4().hex
+    """The request's id, as the request middleware chose it (the caller's ``x-request-id`` or
+    ``x-ms-client-request-id``, else a new one); without the middleware, the caller's
+    ``x-ms-client-request-id`` or a new id."""
+    chosen = getattr(request.state, "request_id", None)
+    return chosen or request.headers.get("x-ms-client-request-id") or uuid.uuid4().hex
 
 
 def foundry_error_body(error: MemvaultError, req_id: str) -> dict[str, Any]:
@@ -93,5 +96,6 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s %s", request.method, request.url.path,
+                      extra={"request_id": request_id(request)})
         return render_error(request, MemvaultError("The server had an internal error"))

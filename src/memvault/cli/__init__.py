@@ -80,28 +80,41 @@ def serve(host: str | None, port: int | None, data_dir: str | None, log_level: s
     """Serve every API face (the default command)."""
     settings = _settings(host=host, port=port, data_dir=data_dir, log_level=log_level)
     log_level = settings.log_level
-    if not settings.api_key_list and not is_loopback(settings.host):
-        raise click.UsageError(
-            f"refusing to serve on {settings.host} with no API keys: anyone who can reach it"
-            " could read every memory. Set MEMVAULT_API_KEYS, or bind to 127.0.0.1."
-        )
+    if not is_loopback(settings.host):
+        exposed = f"refusing to serve on {settings.host} with"
+        if settings.auth == "none":
+            raise click.UsageError(
+                f"{exposed} MEMVAULT_AUTH=none: anyone who can reach it could read every memory."
+                " Set MEMVAULT_AUTH=keys, or bind to 127.0.0.1."
+            )
+        if settings.auth == "" and not settings.api_key_list:
+            # MEMVAULT_AUTH=keys vouches for keys in the database (`memvault principals`).
+            raise click.UsageError(
+                f"{exposed} no API keys: anyone who can reach it could read every memory. Set"
+                " MEMVAULT_API_KEYS, or MEMVAULT_AUTH=keys with keys made by `memvault principals"
+                " create`, or bind to 127.0.0.1."
+            )
     # Imported only now, so that the refusal above is quick and does not need the app to load.
     import uvicorn
 
     from memvault.api.app import create_app
+    from memvault.observability.logs import configure_logging, logging_config
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(log_level, settings.log_format)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from memvault.storage import display_url
 
-    click.echo(f"memvault {__version__} on http://{settings.host}:{settings.port}"
-               f" ({display_url(settings.resolved_database_url)})", err=True)
+    logging.getLogger("memvault").info(
+        "memvault %s on http://%s:%s (%s)", __version__, settings.host, settings.port,
+        display_url(settings.resolved_database_url),
+    )
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=log_level,
-        access_log=log_level == "debug",
+        log_config=logging_config(log_level, settings.log_format),
+        access_log=False,  # memvault.access logs each request (MEMVAULT_ACCESS_LOG)
     )
 
 
@@ -117,11 +130,14 @@ def worker(data_dir: str | None, concurrency: int | None) -> None:
     from memvault.jobs.runner import run_worker
 
     settings = _settings(data_dir=data_dir, worker_concurrency=concurrency)
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from memvault.observability.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
     from memvault.storage import display_url
 
-    click.echo(f"memvault worker on {display_url(settings.resolved_database_url)}", err=True)
+    logging.getLogger("memvault").info(
+        "memvault worker on %s", display_url(settings.resolved_database_url)
+    )
     asyncio.run(run_worker(settings))
 
 

@@ -22,6 +22,7 @@ from memvault.models import (
     MemoryStore,
     NewMemory,
     Page,
+    ScopeSummary,
     ScoredMemory,
     SearchCandidates,
     StoreOptions,
@@ -31,6 +32,7 @@ from memvault.models import (
 )
 from memvault.providers.registry import EmbeddingProviders
 from memvault.settings import Settings
+from memvault.storage.audit import AuditEntry
 from memvault.storage.base import Order, Store
 
 DEFAULT_SEARCH_LIMIT = 10
@@ -75,8 +77,10 @@ class MemoryService:
         options: StoreOptions | None = None,
         description: str | None = None,
         metadata: dict[str, str] | None = None,
+        owner: str | None = None,
     ) -> MemoryStore:
-        """Create a store, choosing the embedding model it will use for life.
+        """Create a store, choosing the embedding model it will use for life. ``owner`` (the
+        creating principal's name) holds every privilege on it.
 
         Raises ``InvalidRequest`` (bad fields, or an unreachable model with strict models on) and
         ``StoreAlreadyExists``.
@@ -117,6 +121,7 @@ class MemoryService:
             notices=tuple(notices),
             created_at=created,
             updated_at=created,
+            owner=owner,
         )
         return await self.store.create_store(store)
 
@@ -162,8 +167,19 @@ class MemoryService:
             project, limit=limit, order=order, after=after, before=before
         )
 
-    async def delete_store(self, project: str, name: str) -> None:
-        await self.store.delete_store(project, name)
+    async def delete_store(self, project: str, name: str, *, actor: str = "system") -> None:
+        """Delete the store and everything in it; audited as ``store.delete`` by ``actor``."""
+        await self.store.delete_store(project, name, actor=actor)
+
+    async def list_scopes(
+        self, store: MemoryStore, *, limit: int | None = None, after: str | None = None
+    ) -> Page[ScopeSummary]:
+        """One page of the scopes holding memories, by name (``after`` a scope, exclusive),
+        with their counts. Raises ``InvalidRequest`` for a bad ``limit`` or ``after``."""
+        limit = validation.validate_limit(limit, default=100)
+        if after is not None and "\x00" in after:
+            raise InvalidRequest("'after' must not contain NUL characters", param="after")
+        return await self.store.list_scopes(store.id, limit=limit, after=after)
 
     # -- memories --------------------------------------------------------------------------
 
@@ -219,9 +235,12 @@ class MemoryService:
             expires_at=self.expiry(store),
         )
 
-    async def delete_memory(self, store: MemoryStore, memory_id: str) -> Memory:
+    async def delete_memory(
+        self, store: MemoryStore, memory_id: str, *, actor: str = "system"
+    ) -> Memory:
+        """Delete one memory; audited as ``memory.delete`` by ``actor``."""
         current = await self.store.find_memory_in_store(store.id, memory_id)
-        return await self.store.delete_memory(store.id, current.scope, memory_id)
+        return await self.store.delete_memory(store.id, current.scope, memory_id, actor=actor)
 
     async def list_memories(
         self,
@@ -274,9 +293,25 @@ class MemoryService:
     async def get_update(self, store: MemoryStore, update_id: str) -> UpdateJob:
         return await self.store.get_update(store.id, update_id)
 
-    async def delete_scope(self, store: MemoryStore, scope: object) -> int:
+    async def delete_scope(
+        self, store: MemoryStore, scope: object, *, actor: str = "system"
+    ) -> int:
+        """Delete the scope's memories; audited as ``scope.delete`` by ``actor``."""
         scope = validation.validate_scope(scope, self.settings)
-        return await self.store.delete_scope(store.id, scope)
+        return await self.store.delete_scope(store.id, scope, actor=actor)
+
+    # -- the audit log ---------------------------------------------------------------------
+
+    async def list_audit(
+        self, *, after_seq: int | None = None, limit: int | None = None
+    ) -> Page[AuditEntry]:
+        """Rows of the audit log after ``after_seq`` (default 0), oldest first; ``limit``
+        1-1000 (default 100). Raises ``InvalidRequest``."""
+        after_seq = 0 if after_seq is None else after_seq
+        if after_seq < 0:
+            raise InvalidRequest("'after_seq' must be 0 or more", param="after_seq")
+        limit = validation.validate_limit(limit, default=100, maximum=1000)
+        return await self.store.list_audit(after_seq=after_seq, limit=limit)
 
     # -- search ----------------------------------------------------------------------------
 

@@ -28,6 +28,17 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         default_pipeline(store, embeddings, settings),
         concurrency=settings.worker_concurrency,
     )
+    metrics_server = None
+    if settings.worker_metrics_port:
+        from prometheus_client import start_http_server
+
+        from memvault.observability.metrics import REGISTRY
+
+        metrics_server, _ = start_http_server(
+            settings.worker_metrics_port, addr=settings.host, registry=REGISTRY
+        )
+        log.info("worker metrics on http://%s:%s/metrics", settings.host,
+                 settings.worker_metrics_port)
     try:
         await embeddings.warm_up()
         await worker.start()
@@ -37,3 +48,6 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         await worker.stop()
         await embeddings.aclose()
         await store.close()
+        if metrics_server is not None:
+            metrics_server.shutdown()
+            metrics_server.server_close()

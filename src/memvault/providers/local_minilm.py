@@ -19,11 +19,14 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from memvault.observability.metrics import observe_embedding
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 _PAD_ID = 0
@@ -150,6 +153,7 @@ class MiniLMEmbedder:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
+        started = time.perf_counter()
         token_ids = self.tokenize(texts)
         lengths = np.fromiter((len(ids) for ids in token_ids), dtype=np.int64, count=len(texts))
         order = np.argsort(lengths, kind="stable")
@@ -168,6 +172,8 @@ class MiniLMEmbedder:
                 None, {"input_ids": input_ids, "attention_mask": mask}
             )[0]
             start = end
+        observe_embedding(self.model, texts=len(texts), tokens=int(lengths.sum()),
+                          seconds=time.perf_counter() - started)
         return out
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from memvault.errors import InvalidRequest, MemvaultError, ModelUnavailable, ServiceUnavailable
+from memvault.observability.metrics import observe_embedding
 from memvault.providers.embeddings import normalize_rows
 
 DEFAULT_API_VERSION = "2024-10-21"
@@ -115,12 +117,18 @@ class OpenAIEmbedder:
     def _request(self, texts: Sequence[str]) -> np.ndarray:
         import openai
 
+        started = time.perf_counter()
         try:
             response = self._client.embeddings.create(
                 model=self.model, input=[text or " " for text in texts]
             )
         except openai.OpenAIError as exc:
             raise _translate(exc, self.model) from exc
+        usage = getattr(response, "usage", None)
+        observe_embedding(
+            self.model, texts=len(texts), seconds=time.perf_counter() - started,
+            tokens=(getattr(usage, "prompt_tokens", 0) or getattr(usage, "total_tokens", 0) or 0),
+        )  # fmt: skip
         data = sorted(response.data, key=lambda item: item.index)
         if len(data) != len(texts):
             raise ServiceUnavailable(

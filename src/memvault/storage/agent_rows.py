@@ -20,6 +20,7 @@ from memvault.storage.agents import (
     AgentVersion,
     Conversation,
     ConversationItem,
+    ConversationMemory,
     Order,
     StoredResponse,
 )
@@ -51,11 +52,17 @@ def row_to_agent(row: Mapping[str, Any], latest: AgentVersion) -> Agent:
 
 
 def row_to_conversation(row: Mapping[str, Any]) -> Conversation:
+    memory = None
+    if row["memory_store"] is not None:
+        memory = ConversationMemory(
+            memory_store_name=row["memory_store"], scope=row["scope"], scope_kind=row["scope_kind"]
+        )
     return Conversation(
         id=row["id"],
         project=row["project"],
         metadata=load_json(row["metadata"]),
         created_at=row["created_at"],
+        memory=memory,
     )
 
 
@@ -79,10 +86,28 @@ def row_to_response(row: Mapping[str, Any]) -> StoredResponse:
 
 # -- records -> row values -------------------------------------------------------------------
 
+CONVERSATION_COLUMNS = "id, project, metadata, created_at, memory_store, scope_kind, scope"
 ITEM_COLUMNS = "id, project, conversation_id, type, data, created_at"
 RESPONSE_COLUMNS = (
     "id, project, conversation_id, previous_response_id, body, input_items, created_at"
 )
+
+
+def conversation_values(project: str, conversation: Conversation) -> tuple[Any, ...]:
+    """The conversation's row, in the order of :data:`CONVERSATION_COLUMNS`. Raises
+    ``ValueError`` for a conversation of another project."""
+    if conversation.project != project:
+        raise ValueError("the conversation belongs to another project")
+    memory = conversation.memory
+    return (
+        conversation.id,
+        project,
+        dump_json(conversation.metadata),
+        conversation.created_at,
+        memory.memory_store_name if memory else None,
+        memory.scope_kind if memory else None,
+        memory.scope if memory else None,
+    )
 
 
 def item_values(

@@ -18,8 +18,10 @@ Rules every backend keeps (``tests/storage/test_agent_store.py`` checks them):
 * Timestamps are integer Unix seconds.
 
 Both backends keep the same tables (``sqlite/0003_agents.sql``, ``postgres/0004_agents.sql``;
-on PostgreSQL JSON as ``json``, kept as given, and ``seq`` as an identity column), share their
-row mapping and paging rule (:mod:`memvault.storage.agent_rows`) and pass the same suite.
+on PostgreSQL JSON as ``json``, kept as given, and ``seq`` as an identity column; a
+conversation's memory binding from ``sqlite/0007``/``postgres/0008_conversation_memory.sql``),
+share their row mapping and paging rule (:mod:`memvault.storage.agent_rows`) and pass the same
+suite.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "AgentVersion",
     "Conversation",
     "ConversationItem",
+    "ConversationMemory",
     "StoredResponse",
     "open_agent_store",
 ]
@@ -68,11 +71,25 @@ class Agent:
 
 
 @dataclass(frozen=True)
+class ConversationMemory:
+    """The memory a conversation is bound to when it is created, kept with it unchanged:
+    ``memory_store_name`` names a store of the conversation's project, ``scope`` is the scope
+    its responses search and learn into, ``scope_kind`` the kind the client called it
+    (``user``, ``user_defined``)."""
+
+    memory_store_name: str
+    scope: str
+    scope_kind: str = "user"
+
+
+@dataclass(frozen=True)
 class Conversation:
     id: str
     project: str
     metadata: dict[str, str] = field(default_factory=dict)
     created_at: int = 0
+    memory: ConversationMemory | None = None
+    """The store and scope the conversation is bound to; None for an unbound one."""
 
 
 @dataclass(frozen=True)
@@ -182,16 +199,22 @@ class AgentStore(Protocol):
     async def create_conversation(
         self, project: str, conversation: Conversation, items: Sequence[ConversationItem]
     ) -> Conversation:
-        """Insert ``conversation`` (whose ``project`` must equal ``project``) with its first
-        ``items``, in one transaction."""
+        """Insert ``conversation`` (whose ``project`` must equal ``project``), with its memory
+        binding if any, and its first ``items``, in one transaction."""
 
     async def get_conversation(self, project: str, conversation_id: str) -> Conversation:
         """Raises ``ConversationNotFound``."""
 
+    async def locate_conversation(self, conversation_id: str) -> Conversation:
+        """The conversation with this id, whatever its project (the Databricks face names a
+        conversation by id alone; its ``project`` says where the rest of it lives).
+        Raises ``ConversationNotFound``."""
+
     async def update_conversation(
         self, project: str, conversation_id: str, *, metadata: dict[str, str]
     ) -> Conversation:
-        """Replace the metadata. Raises ``ConversationNotFound``."""
+        """Replace the metadata (the memory binding never changes). Raises
+        ``ConversationNotFound``."""
 
     async def delete_conversation(self, project: str, conversation_id: str) -> None:
         """Delete the conversation and its items (responses that used it stay retrievable).

@@ -7,12 +7,19 @@ Rules every backend keeps (``tests/storage/test_conformance.py`` checks them):
   their name (``find_memory_in_store``, ``delete_store``).
 * A write, its history row and its provenance commit together; a call returns only after commit,
   and an exception leaves nothing behind.
+* Every deletion (``delete_memory``, ``delete_scope``, ``delete_store``, ``purge_expired`` when it
+  deleted something, and the deletes a completed update applies) appends its row to the audit log
+  (``memvault.storage.audit``) in the same transaction. ``actor`` names who asked: a principal's
+  name, or ``"system"``/``"worker"`` for background work.
 * Reads never return expired memories (``expires_at <= now``). Search never returns quarantined
   ones; ``list_memories`` returns them only when asked for by ``status``.
 * Lists are ordered by id (ids are time-ordered); ``after``/``before`` are ids, exclusive, and
   follow the list order: ``after`` gives the page that follows that id in ``order``, ``before`` the
   page that precedes it (the items nearest it, still in ``order``); ``has_more`` says whether more
   items lie beyond the page in the direction of travel.
+* Memory entries (``*_entry`` calls; the Databricks-style face) share the memories' tables and
+  their scope isolation, but memory calls never return, count or change an entry, and entry
+  calls never see a memory. ``delete_scope`` and ``delete_store`` delete both.
 * Timestamps are integer Unix seconds.
 """
 
@@ -24,18 +31,27 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 
 from memvault.models import (
+    EntryCandidates,
+    EntryRecord,
+    EntryRevision,
     Memory,
+    MemoryEntry,
     MemoryKind,
+    MemoryRecord,
     MemoryRevision,
     MemoryStatus,
     MemoryStore,
+    NewEntry,
     NewMemory,
     Page,
     PlannedOperation,
+    ScopeSummary,
     SearchCandidates,
     UpdateJob,
     UpdateMessage,
+    UpdateStatus,
 )
+from memvault.storage.audit import AuditEntry
 
 Order = Literal["asc", "desc"]
 
@@ -95,9 +111,23 @@ class Store(Protocol):
     ) -> Page[MemoryStore]:
         """One page of the project's stores ordered by id; ``after``/``before`` are store ids."""
 
-    async def delete_store(self, project: str, name: str) -> None:
-        """Delete the store, every memory of every scope in it, and its updates.
-        Raises ``StoreNotFound``."""
+    async def delete_store(self, project: str, name: str, *, actor: str = "system") -> None:
+        """Delete the store, every memory of every scope in it, and its updates; audited as
+        ``store.delete`` by ``actor``. Raises ``StoreNotFound``."""
+
+    async def list_scopes(
+        self, store_id: str, *, limit: int, after: str | None = None
+    ) -> Page[ScopeSummary]:
+        """Store-wide: one page of the scopes that hold unexpired memories (of any status;
+        memory entries are not counted), ordered by scope, code point by code point on every
+        backend; ``after`` is a scope, exclusive. An unknown store has no scopes.
+
+        Example::
+
+            page = await store.list_scopes(ms.id, limit=100)
+            while page.has_more:
+                page = await store.list_scopes(ms.id, limit=100, after=page.items[-1].scope)
+        """
 
     # -- memories (always within one scope) ------------------------------------------------
 
@@ -134,8 +164,11 @@ class Store(Protocol):
         equals it. Raises ``MemoryNotFound``.
         """
 
-    async def delete_memory(self, store_id: str, scope: str, memory_id: str) -> Memory:
-        """Delete and return the memory. Raises ``MemoryNotFound``."""
+    async def delete_memory(
+        self, store_id: str, scope: str, memory_id: str, *, actor: str = "system"
+    ) -> Memory:
+        """Delete and return the memory; audited as ``memory.delete`` by ``actor``.
+        Raises ``MemoryNotFound``."""
 
     async def list_memories(
         self,
@@ -173,14 +206,147 @@ class Store(Protocol):
         to ``limit`` best full-text matches for ``text``. Embeddings are unit length. Empty
         ``kinds`` finds nothing; ``text`` without a word gives no text matches."""
 
-    async def delete_scope(self, store_id: str, scope: str) -> int:
-        """Delete every memory of the scope; returns how many there were (unexpired, any
-        status). In the same transaction every unfinished update of the scope becomes
-        ``failed`` with error code ``scope_deleted``, so a pending update cannot bring deleted
-        memories back."""
+    async def delete_scope(self, store_id: str, scope: str, *, actor: str = "system") -> int:
+        """Delete every memory and memory entry of the scope; returns how many there were
+        (unexpired, any status, entries included). In the same transaction every unfinished
+        update of the scope becomes ``failed`` with error code ``scope_deleted``, so a pending
+        update cannot bring deleted memories back, and the deletion is audited as
+        ``scope.delete`` by ``actor`` (even when the scope was empty)."""
 
-    async def purge_expired(self, now: int) -> int:
-        """Store-wide: delete memories whose ``expires_at`` has passed; returns how many."""
+    async def purge_expired(self, now: int, *, actor: str = "system") -> int:
+        """Store-wide: delete memories whose ``expires_at`` has passed; returns how many. A run
+        that deleted any is audited as one ``memory.purge`` row with the count."""
+
+    # -- memory entries (always within one scope, identified by path) ----------------------
+
+    async def create_entry(self, store_id: str, scope: str, entry: NewEntry) -> MemoryEntry:
+        """Insert ``entry`` at version 1. Raises ``EntryAlreadyExists`` when the scope has an
+        entry at its path, ``StoreNotFound``.
+
+        Example::
+
+            entry = await store.create_entry(ms.id, "user-123", NewEntry(
+                path="/memories/preferences.md", description="Prefers email",
+                contents="", embedding=vector))
+        """
+
+    async def get_entry(self, store_id: str, scope: str, path: str) -> MemoryEntry:
+        """The entry at ``path``, with its embedding. Raises ``EntryNotFound``."""
+
+    async def list_entries(
+        self, store_id: str, scope: str, *, limit: int, after: str | None = None
+    ) -> Page[MemoryEntry]:
+        """One page of the scope's entries ordered by path (bytewise), those after the path
+        ``after`` (exclusive); without embeddings."""
+
+    async def update_entry(
+        self,
+        store_id: str,
+        scope: str,
+        path: str,
+        *,
+        description: str,
+        contents: str,
+        embedding: np.ndarray,
+        updated_by: str | None = None,
+        expected_version: int | None = None,
+    ) -> MemoryEntry:
+        """Replace the description and contents, keep the old ones as a revision, bump
+        ``version``. With ``expected_version``, raises ``VersionConflict`` unless the stored
+        version still equals it. Raises ``EntryNotFound``."""
+
+    async def delete_entry(
+        self, store_id: str, scope: str, path: str, *, actor: str = "system"
+    ) -> MemoryEntry:
+        """Delete the entry with its revisions and return it as it was; audited as
+        ``entry.delete`` by ``actor``. Raises ``EntryNotFound``."""
+
+    async def entry_history(self, store_id: str, scope: str, path: str) -> list[EntryRevision]:
+        """Earlier versions of the entry, oldest first. Raises ``EntryNotFound``."""
+
+    async def search_entry_candidates(
+        self, store_id: str, scope: str, *, text: str, embedding: np.ndarray | None, limit: int
+    ) -> EntryCandidates:
+        """Up to ``limit`` of the scope's entries nearest to ``embedding`` (cosine) and up to
+        ``limit`` best full-text matches for ``text`` (over :func:`memvault.models.entry_text`),
+        each with its embedding. ``text`` without a word gives no text matches."""
+
+    # -- the audit log ---------------------------------------------------------------------
+
+    async def list_audit(self, *, after_seq: int = 0, limit: int = 100) -> Page[AuditEntry]:
+        """Rows of the audit log after ``after_seq``, oldest first (see
+        ``memvault.storage.audit``). Raises ``InvalidRequest`` for ``limit < 1``.
+
+        Example::
+
+            page = await store.list_audit(after_seq=0, limit=100)
+            next_page = await store.list_audit(after_seq=page.items[-1].seq, limit=100)
+        """
+
+    # -- export, import and statistics (store-wide, so named) -----------------------------
+
+    async def export_memories(
+        self,
+        store_id: str,
+        *,
+        limit: int,
+        after: tuple[str, str] | None = None,
+        scope: str | None = None,
+    ) -> Page[MemoryRecord]:
+        """Store-wide: one page of the store's unexpired memories of every status (with their
+        embeddings and earlier texts), ordered by ``(scope, id)``; ``after`` is the
+        ``(scope, id)`` of the last memory of the previous page. ``scope`` keeps to one scope.
+
+        Example::
+
+            page = await store.export_memories(ms.id, limit=500)
+            while page.has_more:
+                last = page.items[-1].memory
+                page = await store.export_memories(ms.id, limit=500, after=(last.scope, last.id))
+        """
+
+    async def import_memories(
+        self, store_id: str, records: Sequence[MemoryRecord]
+    ) -> list[Memory]:
+        """Store-wide: insert exported memories as they were, in one transaction.
+
+        Each memory keeps its id, scope, kind, content, embedding (which must have the store's
+        dimension), status, version, expiry, authors, provenance and timestamps; its earlier
+        texts become its history. A memory whose id this store already holds is skipped (so
+        importing a file twice adds nothing); one whose id another store holds (SQLite keeps ids
+        unique across stores) takes an id derived from it, the same on every import, so that
+        importing it again still skips it. Returns the inserted memories.
+        Raises ``StoreNotFound``, ``InvalidRequest`` (a missing or misshapen embedding).
+        """
+
+    async def export_entries(
+        self,
+        store_id: str,
+        *,
+        limit: int,
+        after: tuple[str, str] | None = None,
+        scope: str | None = None,
+    ) -> Page[EntryRecord]:
+        """Store-wide: one page of the store's memory entries (with their embeddings and earlier
+        versions), ordered by ``(scope, path)``; ``after`` is the ``(scope, path)`` of the last
+        entry of the previous page. ``scope`` keeps to one scope."""
+
+    async def import_entries(
+        self, store_id: str, records: Sequence[EntryRecord]
+    ) -> list[MemoryEntry]:
+        """Store-wide: insert exported entries as they were (id, path, description, contents,
+        embedding, version, authors, timestamps, earlier versions), in one transaction. An entry
+        whose scope already has an entry at its path is skipped; an id held elsewhere is
+        replaced as :meth:`import_memories` does. Returns the inserted entries."""
+
+    async def count_memories_per_store(self) -> dict[tuple[str, str], int]:
+        """Database-wide, for metrics: ``(project, store name)`` -> memories and memory entries
+        stored (any status, including expired memories not yet purged), for every store. Reads
+        indexes only."""
+
+    async def count_updates_per_status(self) -> dict[UpdateStatus, int]:
+        """Database-wide, for metrics: how many updates are in each status (every status is a
+        key)."""
 
     # -- updates: the durable job queue behind update_memories -----------------------------
 

@@ -45,6 +45,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from memvault import models
 from memvault.errors import (
+    EntryAlreadyExists,
+    EntryNotFound,
     InvalidRequest,
     LeaseLost,
     MemoryNotFound,
@@ -56,14 +58,23 @@ from memvault.errors import (
     VersionConflict,
 )
 from memvault.models import (
+    ENTRY_KIND,
+    EntryCandidates,
+    EntryRecord,
+    EntryRevision,
     Memory,
+    MemoryEntry,
     MemoryKind,
+    MemoryRecord,
     MemoryRevision,
     MemoryStatus,
     MemoryStore,
+    NewEntry,
     NewMemory,
     Page,
     PlannedOperation,
+    ScopeSummary,
+    ScoredEntry,
     ScoredMemory,
     SearchCandidates,
     UpdateJob,
@@ -75,6 +86,7 @@ from memvault.models import (
 )
 from memvault.settings import Settings
 from memvault.storage import fts
+from memvault.storage.audit import AuditEntry, append_audit_postgres, list_audit_postgres
 from memvault.storage.base import Order
 from memvault.storage.migrations import apply_postgres
 from memvault.storage.operations import check_operation, gone
@@ -84,10 +96,13 @@ from memvault.storage.rows import (
     embedding_blob,
     messages_json,
     plan_page,
+    row_to_entry,
+    row_to_entry_revision,
     row_to_memory,
     row_to_revision,
     row_to_store,
     row_to_update,
+    scope_summary,
     source_json,
     store_params,
 )
@@ -104,6 +119,12 @@ MEMORY_COLUMNS = (
 )
 _VISIBLE = "(expires_at IS NULL OR expires_at > %(now)s)"
 _IN_SCOPE = "store_id = %(store_id)s AND scope = %(scope)s"
+# Memory calls skip entries (rows of ENTRY_KIND; see migrations/postgres/0005_entries.sql).
+_NOT_ENTRY = f"kind <> '{ENTRY_KIND}'"
+ENTRY_COLUMNS = (
+    "store_id, id, scope, path, description, content, embedding, version, created_by,"
+    " updated_by, created_at, updated_at"
+)
 
 # pgvector's HNSW indexes take `vector` up to 2,000 dimensions and `halfvec` (0.7+) up to 4,000.
 HNSW_VECTOR_MAX_DIM = 2_000
@@ -433,7 +454,7 @@ class PostgresStore:
 
         return await self._run(Guard.nothing(), list_)
 
-    async def delete_store(self, project: str, name: str) -> None:
+    async def delete_store(self, project: str, name: str, *, actor: str = "system") -> None:
         store_id = (await self.get_store(project, name)).id
 
         async def delete(conn: Conn) -> None:
@@ -443,11 +464,48 @@ class PostgresStore:
             )
             if row is None:
                 raise StoreNotFound(f"no memory store named {name!r}", param="name")
-            await conn.execute("DELETE FROM memories WHERE store_id = %s", (store_id,))
+            target = await _audit_target(conn, store_id)
+            deleted = await conn.execute("DELETE FROM memories WHERE store_id = %s", (store_id,))
+            target["memories_deleted"] = deleted.rowcount
             await conn.execute("DELETE FROM updates WHERE store_id = %s", (store_id,))
+            await conn.execute(
+                "DELETE FROM grants WHERE securable_type = 'memory_store' AND securable = %s",
+                (store_id,),
+            )
             await conn.execute("DELETE FROM memory_stores WHERE id = %s", (store_id,))
+            await append_audit_postgres(conn, actor=actor, action="store.delete", target=target)
 
         await self._run(Guard.store(store_id), delete)
+
+    async def list_scopes(
+        self, store_id: str, *, limit: int, after: str | None = None
+    ) -> Page[ScopeSummary]:
+        """See ``Store.list_scopes``. ``COLLATE "C"`` orders by code point as SQLite does,
+        whatever the database's collation; it also keeps the order off the index, so a page
+        groups the whole store's memories."""
+        check_limit(limit)
+        conditions = ["store_id = %(store_id)s", "kind = ANY(%(kinds)s)", _VISIBLE]
+        params: dict[str, Any] = {
+            "store_id": store_id, "kinds": [kind.value for kind in MemoryKind], "now": now(),
+            "after": after, "limit": limit + 1,
+        }  # fmt: skip
+        if after is not None:
+            conditions.append('scope COLLATE "C" > %(after)s')
+
+        async def list_(conn: Conn) -> Page[ScopeSummary]:
+            rows = await _fetchall(
+                conn,
+                'SELECT scope COLLATE "C" AS scope,'
+                " count(*) FILTER (WHERE status = 'active') AS active,"
+                " count(*) FILTER (WHERE status = 'quarantined') AS quarantined,"
+                " max(updated_at) AS updated_at"
+                f" FROM memories WHERE {' AND '.join(conditions)}"
+                " GROUP BY 1 ORDER BY 1 LIMIT %(limit)s",
+                params,
+            )
+            return Page([scope_summary(row) for row in rows[:limit]], has_more=len(rows) > limit)
+
+        return await self._run(Guard.store(store_id), list_)
 
     # -- memories --------------------------------------------------------------------------
 
@@ -475,7 +533,7 @@ class PostgresStore:
             row = await _fetchone(
                 conn,
                 f"SELECT {MEMORY_COLUMNS} FROM memories WHERE store_id = %(store_id)s"
-                f" AND id = %(id)s AND {_VISIBLE}",
+                f" AND id = %(id)s AND {_NOT_ENTRY} AND {_VISIBLE}",
                 {"store_id": store_id, "id": memory_id, "now": now()},
             )
             if row is None:
@@ -509,9 +567,15 @@ class PostgresStore:
 
         return await self._run(Guard.scoped(store_id, scope), update)
 
-    async def delete_memory(self, store_id: str, scope: str, memory_id: str) -> Memory:
+    async def delete_memory(
+        self, store_id: str, scope: str, memory_id: str, *, actor: str = "system"
+    ) -> Memory:
         async def delete(conn: Conn) -> Memory:
-            return await ScopeWrite(conn, store_id, scope, now()).delete(memory_id)
+            deleted = await ScopeWrite(conn, store_id, scope, now()).delete(memory_id)
+            target = {**await _audit_target(conn, store_id), "scope": scope,
+                      "memory_id": memory_id}  # fmt: skip
+            await append_audit_postgres(conn, actor=actor, action="memory.delete", target=target)
+            return deleted
 
         return await self._run(Guard.scoped(store_id, scope), delete)
 
@@ -528,7 +592,7 @@ class PostgresStore:
         before: str | None = None,
     ) -> Page[Memory]:
         check_limit(limit)
-        conditions = [_IN_SCOPE, "status = %(status)s", _VISIBLE]
+        conditions = [_IN_SCOPE, "status = %(status)s", _NOT_ENTRY, _VISIBLE]
         params: dict[str, Any] = {
             "store_id": store_id, "scope": scope, "status": MemoryStatus(status).value,
             "now": now(),
@@ -551,7 +615,7 @@ class PostgresStore:
             row = await _fetchone(
                 conn,
                 f"SELECT count(*) AS n FROM memories WHERE {_IN_SCOPE}"
-                f" AND status = 'active' AND {_VISIBLE}",
+                f" AND status = 'active' AND {_NOT_ENTRY} AND {_VISIBLE}",
                 {"store_id": store_id, "scope": scope, "now": now()},
             )
             assert row is not None
@@ -649,7 +713,7 @@ class PostgresStore:
         sql = INDEXED_SEARCH_SQL.format(cast=_index_cast(dim), dim=dim)
         return await _scored(conn, sql, {**params, "candidates": max(ef_search, params["limit"])})
 
-    async def delete_scope(self, store_id: str, scope: str) -> int:
+    async def delete_scope(self, store_id: str, scope: str, *, actor: str = "system") -> int:
         """See ``Store.delete_scope``; the count is of unexpired memories of any status."""
         error = dump_json(
             {"code": "scope_deleted", "message": "the scope was deleted before this update ran"}
@@ -671,11 +735,15 @@ class PostgresStore:
                 params,
             )
             assert row is not None
-            return int(row["n"])
+            count = int(row["n"])
+            target = {**await _audit_target(conn, store_id), "scope": scope,
+                      "memories_deleted": count}  # fmt: skip
+            await append_audit_postgres(conn, actor=actor, action="scope.delete", target=target)
+            return count
 
         return await self._run(Guard.scoped(store_id, scope), delete)
 
-    async def purge_expired(self, now: int) -> int:
+    async def purge_expired(self, now: int, *, actor: str = "system") -> int:
         cutoff = now
 
         async def purge(conn: Conn) -> int:
@@ -686,9 +754,174 @@ class PostgresStore:
                 (cutoff,),
             )
             assert row is not None
-            return int(row["n"])
+            count = int(row["n"])
+            if count:
+                await append_audit_postgres(
+                    conn, actor=actor, action="memory.purge",
+                    target={"expired_before": cutoff, "memories_deleted": count},
+                )  # fmt: skip
+            return count
 
         return await self._run(Guard.everything(), purge)
+
+    # -- export, import and statistics ----------------------------------------------------
+
+    async def export_memories(
+        self,
+        store_id: str,
+        *,
+        limit: int,
+        after: tuple[str, str] | None = None,
+        scope: str | None = None,
+    ) -> Page[MemoryRecord]:
+        check_limit(limit)
+        conditions = ["store_id = %(store_id)s", "kind = ANY(%(kinds)s)", _VISIBLE]
+        params: dict[str, Any] = {
+            "store_id": store_id, "kinds": [kind.value for kind in MemoryKind], "now": now(),
+            "limit": limit + 1, "scope": scope,
+        }  # fmt: skip
+        if scope is not None:
+            conditions.append("scope = %(scope)s")
+        if after is not None:
+            conditions.append("(scope, id) > (%(after_scope)s, %(after_id)s)")
+            params["after_scope"], params["after_id"] = after
+
+        async def export(conn: Conn) -> Page[MemoryRecord]:
+            rows = await _fetchall(
+                conn,
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {' AND '.join(conditions)}"
+                " ORDER BY scope, id LIMIT %(limit)s",
+                params,
+            )
+            memories = [row_to_memory(row) for row in rows[:limit]]
+            revised = [m.id for m in memories if m.version > 1]
+            history: dict[str, list[MemoryRevision]] = {}
+            if revised:
+                for row in await _fetchall(
+                    conn,
+                    "SELECT * FROM memory_history WHERE store_id = %s AND memory_id = ANY(%s)"
+                    " ORDER BY memory_id, version",
+                    (store_id, revised),
+                ):
+                    history.setdefault(row["memory_id"], []).append(row_to_revision(row))
+            return Page(
+                [MemoryRecord(m, tuple(history.get(m.id, ()))) for m in memories],
+                has_more=len(rows) > limit,
+            )
+
+        guard = Guard.store(store_id) if scope is None else Guard.scoped(store_id, scope)
+        return await self._run(guard, export, snapshot=True)
+
+    async def import_memories(
+        self, store_id: str, records: Sequence[MemoryRecord]
+    ) -> list[Memory]:
+        records = list(records)
+
+        async def import_(conn: Conn) -> list[Memory]:
+            ts = now()
+            await _store_dimension(conn, store_id)  # raises StoreNotFound
+            writes: dict[str, ScopeWrite] = {}
+            imported = []
+            for record in records:
+                scope = record.memory.scope
+                write = writes.get(scope)
+                if write is None:
+                    write = writes[scope] = ScopeWrite(conn, store_id, scope, ts)
+                memory = await write.restore(record.memory, record.history)
+                if memory is not None:
+                    imported.append(memory)
+            return imported
+
+        return await self._run(Guard.store(store_id), import_)
+
+    async def export_entries(
+        self,
+        store_id: str,
+        *,
+        limit: int,
+        after: tuple[str, str] | None = None,
+        scope: str | None = None,
+    ) -> Page[EntryRecord]:
+        check_limit(limit)
+        conditions = ["store_id = %(store_id)s", "path IS NOT NULL", f"kind = '{ENTRY_KIND}'"]
+        params: dict[str, Any] = {"store_id": store_id, "limit": limit + 1, "scope": scope}
+        if scope is not None:
+            conditions.append("scope = %(scope)s")
+        if after is not None:
+            conditions.append("(scope, path) > (%(after_scope)s, %(after_path)s)")
+            params["after_scope"], params["after_path"] = after
+
+        async def export(conn: Conn) -> Page[EntryRecord]:
+            rows = await _fetchall(
+                conn,
+                f"SELECT {ENTRY_COLUMNS} FROM memories WHERE {' AND '.join(conditions)}"
+                " ORDER BY scope, path LIMIT %(limit)s",
+                params,
+            )
+            entries = [row_to_entry(row) for row in rows[:limit]]
+            revised = {e.id: e.path for e in entries if e.version > 1}
+            history: dict[str, list[EntryRevision]] = {}
+            if revised:
+                for row in await _fetchall(
+                    conn,
+                    "SELECT * FROM memory_history WHERE store_id = %s AND memory_id = ANY(%s)"
+                    " ORDER BY memory_id, version",
+                    (store_id, list(revised)),
+                ):
+                    history.setdefault(row["memory_id"], []).append(
+                        row_to_entry_revision(row, revised[row["memory_id"]])
+                    )
+            return Page(
+                [EntryRecord(e, tuple(history.get(e.id, ()))) for e in entries],
+                has_more=len(rows) > limit,
+            )
+
+        guard = Guard.store(store_id) if scope is None else Guard.scoped(store_id, scope)
+        return await self._run(guard, export, snapshot=True)
+
+    async def import_entries(
+        self, store_id: str, records: Sequence[EntryRecord]
+    ) -> list[MemoryEntry]:
+        records = list(records)
+
+        async def import_(conn: Conn) -> list[MemoryEntry]:
+            ts = now()
+            await _store_dimension(conn, store_id)  # raises StoreNotFound
+            writes: dict[str, ScopeWrite] = {}
+            imported = []
+            for record in records:
+                scope = record.entry.scope
+                write = writes.get(scope)
+                if write is None:
+                    write = writes[scope] = ScopeWrite(conn, store_id, scope, ts)
+                entry = await write.restore_entry(record.entry, record.history)
+                if entry is not None:
+                    imported.append(entry)
+            return imported
+
+        return await self._run(Guard.store(store_id), import_)
+
+    async def count_memories_per_store(self) -> dict[tuple[str, str], int]:
+        async def count(conn: Conn) -> dict[tuple[str, str], int]:
+            rows = await _fetchall(
+                conn,
+                "SELECT project, name, (SELECT count(*) FROM memories AS m"
+                " WHERE m.store_id = ms.id) AS n FROM memory_stores AS ms",
+            )
+            return {(row["project"], row["name"]): int(row["n"]) for row in rows}
+
+        return await self._run(Guard.everything(), count)
+
+    async def count_updates_per_status(self) -> dict[UpdateStatus, int]:
+        async def count(conn: Conn) -> dict[UpdateStatus, int]:
+            counts = dict.fromkeys(UpdateStatus, 0)
+            for row in await _fetchall(
+                conn, "SELECT status, count(*) AS n FROM updates GROUP BY status"
+            ):
+                counts[UpdateStatus(row["status"])] = int(row["n"])
+            return counts
+
+        return await self._run(Guard.everything(), count)
 
     # -- updates: the durable job queue ----------------------------------------------------
 
@@ -814,6 +1047,15 @@ class PostgresStore:
                 ),
             )  # fmt: skip
             assert row is not None
+            deleted = [op for op in operations if op.kind == "delete"]
+            if deleted:
+                target = {**await _audit_target(conn, store_id), "scope": scope,
+                          "update_id": update_id, "worker_id": worker_id}  # fmt: skip
+                for operation in deleted:
+                    await append_audit_postgres(
+                        conn, actor="worker", action="memory.delete",
+                        target={**target, "memory_id": operation.memory_id},
+                    )  # fmt: skip
             return row_to_update(row)
 
         return await self._run(Guard.scoped(store_id, scope), complete)
@@ -847,6 +1089,137 @@ class PostgresStore:
             return row_to_update(row)
 
         return await self._run(Guard.everything(), fail)
+
+    # -- memory entries --------------------------------------------------------------------
+
+    async def create_entry(self, store_id: str, scope: str, entry: NewEntry) -> MemoryEntry:
+        async def create(conn: Conn) -> MemoryEntry:
+            return await ScopeWrite(conn, store_id, scope, now()).insert_entry(entry)
+
+        return await self._run(Guard.scoped(store_id, scope), create)
+
+    async def get_entry(self, store_id: str, scope: str, path: str) -> MemoryEntry:
+        async def get(conn: Conn) -> MemoryEntry:
+            return row_to_entry(await _entry_row(conn, store_id, scope, path))
+
+        return await self._run(Guard.scoped(store_id, scope), get)
+
+    async def list_entries(
+        self, store_id: str, scope: str, *, limit: int, after: str | None = None
+    ) -> Page[MemoryEntry]:
+        check_limit(limit)
+
+        async def list_(conn: Conn) -> Page[MemoryEntry]:
+            rows = await _fetchall(
+                conn,
+                "SELECT store_id, id, scope, path, description, content, version, created_by,"
+                f" updated_by, created_at, updated_at FROM memories WHERE {_IN_SCOPE}"
+                " AND path IS NOT NULL AND path > %(after)s ORDER BY path LIMIT %(limit)s",
+                {"store_id": store_id, "scope": scope, "after": after or "", "limit": limit + 1},
+            )
+            return Page([row_to_entry(row) for row in rows[:limit]], has_more=len(rows) > limit)
+
+        return await self._run(Guard.scoped(store_id, scope), list_)
+
+    async def update_entry(
+        self,
+        store_id: str,
+        scope: str,
+        path: str,
+        *,
+        description: str,
+        contents: str,
+        embedding: np.ndarray,
+        updated_by: str | None = None,
+        expected_version: int | None = None,
+    ) -> MemoryEntry:
+        async def update(conn: Conn) -> MemoryEntry:
+            return await ScopeWrite(conn, store_id, scope, now()).update_entry(
+                path, description=description, contents=contents, embedding=embedding,
+                updated_by=updated_by, expected_version=expected_version,
+            )  # fmt: skip
+
+        return await self._run(Guard.scoped(store_id, scope), update)
+
+    async def delete_entry(
+        self, store_id: str, scope: str, path: str, *, actor: str = "system"
+    ) -> MemoryEntry:
+        async def delete(conn: Conn) -> MemoryEntry:
+            row = await _entry_row(conn, store_id, scope, path, lock=True)
+            await conn.execute(
+                "DELETE FROM memories WHERE store_id = %s AND id = %s", (store_id, row["id"])
+            )
+            await append_audit_postgres(
+                conn, actor=actor, action="entry.delete",
+                target={**await _audit_target(conn, store_id), "scope": scope, "path": path,
+                        "entry_id": row["id"]},
+            )  # fmt: skip
+            return row_to_entry(row)
+
+        return await self._run(Guard.scoped(store_id, scope), delete)
+
+    async def entry_history(self, store_id: str, scope: str, path: str) -> list[EntryRevision]:
+        async def history(conn: Conn) -> list[EntryRevision]:
+            row = await _entry_row(conn, store_id, scope, path)
+            rows = await _fetchall(
+                conn,
+                "SELECT * FROM memory_history WHERE store_id = %s AND memory_id = %s"
+                " AND scope = %s ORDER BY version",
+                (store_id, row["id"], scope),
+            )
+            return [row_to_entry_revision(revision, path) for revision in rows]
+
+        return await self._run(Guard.scoped(store_id, scope), history)
+
+    async def search_entry_candidates(
+        self, store_id: str, scope: str, *, text: str, embedding: np.ndarray | None, limit: int
+    ) -> EntryCandidates:
+        """See ``Store.search_entry_candidates``. Both halves scan the scope's entries (a
+        scope holds few): vector scores are cosine similarities, text scores ``ts_rank_cd`` of
+        :data:`ENTRY_DOCUMENT`."""
+        query = None if embedding is None else np.asarray(embedding, dtype=np.float32)
+        terms = fts.query_terms(text)
+        params: dict[str, Any] = {"store_id": store_id, "scope": scope, "limit": limit}
+
+        async def search(conn: Conn) -> EntryCandidates:
+            head = await _fetchone(
+                conn, "SELECT embedding_dimension AS dim FROM memory_stores WHERE id = %s",
+                (store_id,),
+            )  # fmt: skip
+            if head is None or limit < 1:
+                return EntryCandidates(by_vector=[], by_text=[])
+            by_vector: list[ScoredEntry] = []
+            if query is not None:
+                rows = await _fetchall(
+                    conn, ENTRY_VECTOR_SQL, {**params, "query": _vector_param(query, head["dim"])}
+                )
+                by_vector = [ScoredEntry(row_to_entry(r), float(r["score"])) for r in rows]
+            by_text: list[ScoredEntry] = []
+            if terms:
+                names = [f"t{i}" for i in range(len(terms))]
+                tsquery = " || ".join(f"plainto_tsquery('english', %({name})s)" for name in names)
+                rows = await _fetchall(
+                    conn,
+                    f"SELECT {ENTRY_COLUMNS}, ts_rank_cd({ENTRY_DOCUMENT}, q.query) AS score"
+                    f" FROM memories, (SELECT {tsquery} AS query) AS q"
+                    f" WHERE {_IN_SCOPE} AND kind = '{ENTRY_KIND}'"
+                    f" AND {ENTRY_DOCUMENT} @@ q.query ORDER BY score DESC, path LIMIT %(limit)s",
+                    {**params, **dict(zip(names, terms, strict=True))},
+                )
+                by_text = [ScoredEntry(row_to_entry(r), float(r["score"])) for r in rows]
+            return EntryCandidates(by_vector=by_vector, by_text=by_text)
+
+        return await self._run(Guard.scoped(store_id, scope), search)
+
+    # -- the audit log ---------------------------------------------------------------------
+
+    async def list_audit(self, *, after_seq: int = 0, limit: int = 100) -> Page[AuditEntry]:
+        check_limit(limit)
+
+        async def list_(conn: Conn) -> Page[AuditEntry]:
+            return await list_audit_postgres(conn, after_seq=after_seq, limit=limit)
+
+        return await self._run(Guard.nothing(), list_)
 
     # -- vector indexes --------------------------------------------------------------------
 
@@ -1041,6 +1414,42 @@ class ScopeWrite:
         [memory] = await self.insert_many([new])
         return memory
 
+    async def restore(self, memory: Memory, history: Sequence[MemoryRevision]) -> Memory | None:
+        """Insert an exported ``memory`` as it was (id, version, timestamps, authors), with its
+        earlier texts; None when the store already holds its id. Raises ``InvalidRequest``
+        without a fitting embedding."""
+        if memory.embedding is None:
+            raise InvalidRequest(f"memory {memory.id!r} has no embedding", param="embedding")
+        vector = _vector_param(memory.embedding, await self.dim())
+        row = await _fetchone(
+            self.conn,
+            "INSERT INTO memories (store_id, id, scope, kind, content, embedding, status,"
+            " version, expires_at, created_by, updated_by, source, created_at, updated_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)"
+            f" ON CONFLICT (store_id, id) DO NOTHING RETURNING {MEMORY_COLUMNS}",
+            (
+                self.store_id, memory.id, self.scope, MemoryKind(memory.kind).value,
+                memory.content, vector, MemoryStatus(memory.status).value, memory.version,
+                memory.expires_at, memory.created_by, memory.updated_by,
+                dump_json([dict(entry) for entry in memory.source]), memory.created_at,
+                memory.updated_at,
+            ),
+        )  # fmt: skip
+        if row is None:
+            return None
+        if history:
+            async with self.conn.cursor() as cursor:
+                await cursor.executemany(
+                    "INSERT INTO memory_history (store_id, memory_id, scope, version, content,"
+                    " changed_at, changed_by) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    [
+                        (self.store_id, memory.id, self.scope, r.version, r.content,
+                         r.changed_at, r.changed_by)
+                        for r in history
+                    ],
+                )  # fmt: skip
+        return row_to_memory(row)
+
     async def update(
         self,
         memory_id: str,
@@ -1094,6 +1503,117 @@ class ScopeWrite:
         )
         assert updated is not None
         return row_to_memory(updated)
+
+    # -- memory entries --------------------------------------------------------------------
+
+    async def insert_entry(self, new: NewEntry) -> MemoryEntry:
+        """Insert an entry at version 1. Raises ``EntryAlreadyExists``."""
+        vector = _vector_param(new.embedding, await self.dim())
+        row = await _fetchone(
+            self.conn,
+            "INSERT INTO memories (id, store_id, scope, kind, content, embedding, status,"
+            " version, expires_at, created_by, updated_by, source, created_at, updated_at, path,"
+            " description) VALUES (%(id)s, %(store_id)s, %(scope)s, %(kind)s, %(content)s,"
+            " %(embedding)s, 'active', 1, NULL, %(created_by)s, NULL, '[]', %(ts)s, %(ts)s,"
+            " %(path)s, %(description)s)"
+            " ON CONFLICT (store_id, scope, path) WHERE path IS NOT NULL DO NOTHING"
+            f" RETURNING {ENTRY_COLUMNS}",
+            {
+                "id": new_id("entry"), "store_id": self.store_id, "scope": self.scope,
+                "kind": ENTRY_KIND, "content": new.contents, "embedding": vector,
+                "created_by": new.created_by, "ts": self.ts, "path": new.path,
+                "description": new.description,
+            },
+        )  # fmt: skip
+        if row is None:
+            raise EntryAlreadyExists(
+                f"an entry already exists at {new.path!r} in this scope", param="path"
+            )
+        return row_to_entry(row)
+
+    async def restore_entry(
+        self, entry: MemoryEntry, history: Sequence[EntryRevision]
+    ) -> MemoryEntry | None:
+        """Insert an exported ``entry`` as it was (version, timestamps, authors), with its
+        earlier versions; None when the scope has an entry at its path. Raises
+        ``InvalidRequest`` without a fitting embedding."""
+        if entry.embedding is None:
+            raise InvalidRequest(f"entry {entry.path!r} has no embedding", param="embedding")
+        vector = _vector_param(entry.embedding, await self.dim())
+        entry_id = entry.id
+        taken = await _fetchone(
+            self.conn, "SELECT 1 AS taken FROM memories WHERE store_id = %s AND id = %s",
+            (self.store_id, entry_id),
+        )  # fmt: skip
+        if taken is not None:
+            entry_id = new_id("entry")
+        row = await _fetchone(
+            self.conn,
+            "INSERT INTO memories (id, store_id, scope, kind, content, embedding, status,"
+            " version, expires_at, created_by, updated_by, source, created_at, updated_at, path,"
+            " description) VALUES (%s, %s, %s, %s, %s, %s, 'active', %s, NULL, %s, %s, '[]',"
+            " %s, %s, %s, %s)"
+            " ON CONFLICT (store_id, scope, path) WHERE path IS NOT NULL DO NOTHING"
+            f" RETURNING {ENTRY_COLUMNS}",
+            (
+                entry_id, self.store_id, self.scope, ENTRY_KIND, entry.contents, vector,
+                entry.version, entry.created_by, entry.updated_by, entry.created_at,
+                entry.updated_at, entry.path, entry.description,
+            ),
+        )  # fmt: skip
+        if row is None:
+            return None
+        if history:
+            async with self.conn.cursor() as cursor:
+                await cursor.executemany(
+                    "INSERT INTO memory_history (store_id, memory_id, scope, version, content,"
+                    " description, changed_at, changed_by) VALUES (%s, %s, %s, %s, %s, %s, %s,"
+                    " %s)",
+                    [
+                        (self.store_id, entry_id, self.scope, r.version, r.contents,
+                         r.description, r.changed_at, r.changed_by)
+                        for r in history
+                    ],
+                )  # fmt: skip
+        return row_to_entry(row)
+
+    async def update_entry(
+        self,
+        path: str,
+        *,
+        description: str,
+        contents: str,
+        embedding: np.ndarray,
+        updated_by: str | None,
+        expected_version: int | None,
+    ) -> MemoryEntry:
+        """New description, contents and embedding; the old ones become a revision;
+        ``version + 1``. Raises ``EntryNotFound``, ``VersionConflict``."""
+        row = await _entry_row(self.conn, self.store_id, self.scope, path, lock=True)
+        if expected_version is not None and row["version"] != expected_version:
+            raise VersionConflict(
+                f"the entry at {path!r} is at version {row['version']}, not {expected_version}",
+                param="expected_version",
+                current_version=row["version"],
+            )
+        vector = _vector_param(embedding, await self.dim())
+        await self.conn.execute(
+            "INSERT INTO memory_history (store_id, memory_id, scope, version, content,"
+            " description, changed_at, changed_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                self.store_id, row["id"], self.scope, row["version"], row["content"],
+                row["description"], row["updated_at"], row["updated_by"] or row["created_by"],
+            ),
+        )  # fmt: skip
+        updated = await _fetchone(
+            self.conn,
+            "UPDATE memories SET content = %s, description = %s, embedding = %s,"
+            " version = version + 1, updated_at = %s, updated_by = %s"
+            f" WHERE store_id = %s AND id = %s RETURNING {ENTRY_COLUMNS}",
+            (contents, description, vector, self.ts, updated_by, self.store_id, row["id"]),
+        )
+        assert updated is not None
+        return row_to_entry(updated)
 
     async def delete(self, memory_id: str, *, expected_version: int | None = None) -> Memory:
         """Delete the memory (its revisions go with it); returns it as it was.
@@ -1165,6 +1685,23 @@ WITH hits AS MATERIALIZED (
 SELECT *, 1 - (embedding <=> %(query)s) AS score
 FROM hits
 ORDER BY embedding <=> %(query)s, id
+LIMIT %(limit)s
+"""
+
+# An entry's text document: its path words (without `/memories/` and a file extension), its
+# description and its contents, as memvault.models.entry_text gives them to SQLite's index.
+ENTRY_DOCUMENT = (
+    "to_tsvector('english'::regconfig, regexp_replace(regexp_replace(path,"
+    " '^/memories/|\\.[A-Za-z0-9]{1,5}$', '', 'g'), '[^[:alnum:]]+', ' ', 'g')"
+    " || ' ' || coalesce(description, '') || ' ' || content)"
+)
+
+# Entries are few per scope: their vector search is always an exact scan of the scope.
+ENTRY_VECTOR_SQL = f"""
+SELECT {ENTRY_COLUMNS}, 1 - (embedding <=> %(query)s) AS score
+FROM memories
+WHERE {_IN_SCOPE} AND kind = '{ENTRY_KIND}'
+ORDER BY embedding <=> %(query)s, path
 LIMIT %(limit)s
 """
 
@@ -1265,6 +1802,16 @@ async def _store_row(conn: Conn, project: str, name: str, *, lock: bool = False)
     return row
 
 
+async def _audit_target(conn: Conn, store_id: str) -> dict[str, Any]:
+    """What an audit row says about the store: its id, project and name."""
+    row = await _fetchone(
+        conn, "SELECT project, name FROM memory_stores WHERE id = %s", (store_id,)
+    )
+    if row is None:
+        return {"store_id": store_id}
+    return {"store_id": store_id, "project": row["project"], "store": row["name"]}
+
+
 async def _store_dimension(conn: Conn, store_id: str) -> int:
     row = await _fetchone(
         conn, "SELECT embedding_dimension FROM memory_stores WHERE id = %s", (store_id,)
@@ -1280,11 +1827,26 @@ async def _memory_row(
     row = await _fetchone(
         conn,
         f"SELECT {MEMORY_COLUMNS} FROM memories WHERE store_id = %(store_id)s AND id = %(id)s"
-        f" AND scope = %(scope)s AND {_VISIBLE}" + (" FOR UPDATE" if lock else ""),
+        f" AND scope = %(scope)s AND {_NOT_ENTRY} AND {_VISIBLE}"
+        + (" FOR UPDATE" if lock else ""),
         {"store_id": store_id, "id": memory_id, "scope": scope, "now": ts},
     )
     if row is None:
         raise MemoryNotFound(f"no memory {memory_id!r} in this scope", param="memory_id")
+    return row
+
+
+async def _entry_row(
+    conn: Conn, store_id: str, scope: str, path: str, *, lock: bool = False
+) -> Row:
+    row = await _fetchone(
+        conn,
+        f"SELECT {ENTRY_COLUMNS} FROM memories WHERE {_IN_SCOPE} AND path = %(path)s"
+        + (" FOR UPDATE" if lock else ""),
+        {"store_id": store_id, "scope": scope, "path": path},
+    )
+    if row is None:
+        raise EntryNotFound(f"no entry at {path!r} in this scope", param="path")
     return row
 
 

@@ -40,9 +40,11 @@ from memvault.errors import (
 )
 from memvault.models import Page
 from memvault.storage.agent_rows import (
+    CONVERSATION_COLUMNS,
     ITEM_COLUMNS,
     RESPONSE_COLUMNS,
     KeyPage,
+    conversation_values,
     item_values,
     key_page,
     response_values,
@@ -269,16 +271,14 @@ class PostgresAgentStore:
     async def create_conversation(
         self, project: str, conversation: Conversation, items: Sequence[ConversationItem]
     ) -> Conversation:
-        if conversation.project != project:
-            raise ValueError("the conversation belongs to another project")
-        metadata_json = dump_json(conversation.metadata)
+        row = conversation_values(project, conversation)
         rows = item_values(project, conversation.id, items)
 
         async def create(conn: Conn) -> Conversation:
             await conn.execute(
-                "INSERT INTO conversations (id, project, metadata, created_at)"
-                " VALUES (%s, %s, %s::json, %s)",
-                (conversation.id, project, metadata_json, conversation.created_at),
+                f"INSERT INTO conversations ({CONVERSATION_COLUMNS})"
+                " VALUES (%s, %s, %s::json, %s, %s, %s, %s)",
+                row,
             )
             await _insert_items(conn, rows)
             return conversation
@@ -288,6 +288,17 @@ class PostgresAgentStore:
     async def get_conversation(self, project: str, conversation_id: str) -> Conversation:
         async def get(conn: Conn) -> Conversation:
             return row_to_conversation(await _conversation_row(conn, project, conversation_id))
+
+        return await self._run(get)
+
+    async def locate_conversation(self, conversation_id: str) -> Conversation:
+        async def get(conn: Conn) -> Conversation:
+            row = await _fetchone(
+                conn, "SELECT * FROM conversations WHERE id = %s", (conversation_id,)
+            )
+            if row is None:
+                raise _no_conversation(conversation_id)
+            return row_to_conversation(row)
 
         return await self._run(get)
 

@@ -15,11 +15,14 @@ import numpy as np
 
 from memvault.errors import InvalidRequest
 from memvault.models import (
+    EntryRevision,
     Memory,
+    MemoryEntry,
     MemoryKind,
     MemoryRevision,
     MemoryStatus,
     MemoryStore,
+    ScopeSummary,
     StoreOptions,
     UpdateJob,
     UpdateMessage,
@@ -55,6 +58,7 @@ def store_params(store: MemoryStore) -> dict[str, Any]:
         "notices": dump_json(list(store.notices)),
         "created_at": store.created_at,
         "updated_at": store.updated_at,
+        "owner": store.owner,
     }
 
 
@@ -75,6 +79,7 @@ def row_to_store(row: Mapping[str, Any]) -> MemoryStore:
         notices=tuple(load_json(row["notices"]) or ()),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        owner=row["owner"],
     )
 
 
@@ -101,6 +106,38 @@ def row_to_memory(row: Mapping[str, Any]) -> Memory:
     )
 
 
+def row_to_entry(row: Mapping[str, Any]) -> MemoryEntry:
+    """A ``memories`` row of kind ``entry``; without an ``embedding`` column, no embedding."""
+    embedding = row["embedding"] if "embedding" in row.keys() else None  # noqa: SIM118
+    if isinstance(embedding, bytes | memoryview):
+        embedding = np.frombuffer(embedding, dtype="<f4")
+    return MemoryEntry(
+        id=row["id"],
+        store_id=row["store_id"],
+        scope=row["scope"],
+        path=row["path"],
+        description=row["description"] or "",
+        contents=row["content"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        version=row["version"],
+        created_by=row["created_by"],
+        updated_by=row["updated_by"],
+        embedding=embedding,
+    )
+
+
+def row_to_entry_revision(row: Mapping[str, Any], path: str) -> EntryRevision:
+    return EntryRevision(
+        path=path,
+        version=row["version"],
+        description=row["description"] or "",
+        contents=row["content"],
+        changed_at=row["changed_at"],
+        changed_by=row["changed_by"],
+    )
+
+
 def row_to_revision(row: Mapping[str, Any]) -> MemoryRevision:
     return MemoryRevision(
         memory_id=row["memory_id"],
@@ -108,6 +145,16 @@ def row_to_revision(row: Mapping[str, Any]) -> MemoryRevision:
         content=row["content"],
         changed_at=row["changed_at"],
         changed_by=row["changed_by"],
+    )
+
+
+def scope_summary(row: Mapping[str, Any]) -> ScopeSummary:
+    """A ``list_scopes`` row: ``scope``, ``active``, ``quarantined``, ``updated_at``."""
+    return ScopeSummary(
+        scope=row["scope"],
+        memory_count=int(row["active"]),
+        quarantined_count=int(row["quarantined"]),
+        updated_at=int(row["updated_at"]),
     )
 
 

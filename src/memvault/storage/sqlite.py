@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import sqlite3
 import threading
@@ -32,6 +33,8 @@ import numpy as np
 
 from memvault import models
 from memvault.errors import (
+    EntryAlreadyExists,
+    EntryNotFound,
     InvalidRequest,
     LeaseLost,
     MemoryNotFound,
@@ -41,25 +44,36 @@ from memvault.errors import (
     VersionConflict,
 )
 from memvault.models import (
+    ENTRY_KIND,
+    EntryCandidates,
+    EntryRecord,
+    EntryRevision,
     Memory,
+    MemoryEntry,
     MemoryKind,
+    MemoryRecord,
     MemoryRevision,
     MemoryStatus,
     MemoryStore,
+    NewEntry,
     NewMemory,
     Page,
     PlannedOperation,
+    ScopeSummary,
+    ScoredEntry,
     ScoredMemory,
     SearchCandidates,
     UpdateJob,
     UpdateMessage,
     UpdateStatus,
+    entry_text,
     memory_to_dict,
     new_id,
     now,
 )
 from memvault.settings import Settings
 from memvault.storage import fts
+from memvault.storage.audit import AuditEntry, append_audit_sqlite, list_audit_sqlite
 from memvault.storage.base import Order
 from memvault.storage.migrations import apply_sqlite
 from memvault.storage.operations import check_operation, gone
@@ -69,10 +83,13 @@ from memvault.storage.rows import (
     embedding_blob,
     messages_json,
     plan_page,
+    row_to_entry,
+    row_to_entry_revision,
     row_to_memory,
     row_to_revision,
     row_to_store,
     row_to_update,
+    scope_summary,
     source_json,
     store_params,
 )
@@ -93,7 +110,14 @@ MEMORY_COLUMNS = (
 )
 _M_COLUMNS = ", ".join(f"m.{column.strip()}" for column in MEMORY_COLUMNS.split(","))
 _VISIBLE = "(expires_at IS NULL OR expires_at > ?)"
-_KIND_CODES_BY_VALUE = {kind.value: code for kind, code in KIND_CODES.items()}
+_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+# Memory calls skip entries (rows of ENTRY_KIND; see migrations/sqlite/0004_entries.sql).
+_NOT_ENTRY = f"kind <> '{ENTRY_KIND}'"
+ENTRY_COLUMNS = (
+    "seq, id, store_id, scope, path, description, content, embedding, version, created_by,"
+    " updated_by, created_at, updated_at"
+)
+_E_COLUMNS = ", ".join(f"m.{column.strip()}" for column in ENTRY_COLUMNS.split(","))
 
 ScopeKey = tuple[str, str]
 
@@ -273,19 +297,53 @@ class SQLiteStore:
 
         return await self._db.read(list_)
 
-    async def delete_store(self, project: str, name: str) -> None:
+    async def delete_store(self, project: str, name: str, *, actor: str = "system") -> None:
         def delete(tx: WriteContext) -> None:
             store_id = _store_row(tx.conn, project, name)["id"]
+            target = _audit_target(tx.conn, store_id)
             rows = tx.conn.execute(
                 "SELECT seq, id FROM memories WHERE store_id = ?", (store_id,)
             ).fetchall()
             _delete_memory_rows(tx.conn, rows)
             tx.conn.execute("DELETE FROM updates WHERE store_id = ?", (store_id,))
             tx.conn.execute("DELETE FROM scopes WHERE store_id = ?", (store_id,))
+            tx.conn.execute(
+                "DELETE FROM grants WHERE securable_type = 'memory_store' AND securable = ?",
+                (store_id,),
+            )
             tx.conn.execute("DELETE FROM memory_stores WHERE id = ?", (store_id,))
+            append_audit_sqlite(
+                tx.conn, actor=actor, action="store.delete",
+                target={**target, "memories_deleted": len(rows)},
+            )  # fmt: skip
             tx.on_commit(lambda: self._vectors.drop_store(store_id))
 
         await self._db.write(delete)
+
+    async def list_scopes(
+        self, store_id: str, *, limit: int, after: str | None = None
+    ) -> Page[ScopeSummary]:
+        """See ``Store.list_scopes``. Scopes compare with SQLite's BINARY collation: bytewise
+        UTF-8, which is code point order."""
+        check_limit(limit)
+        kinds = ", ".join(f"'{kind.value}'" for kind in MemoryKind)
+        conditions = ["store_id = ?", _VISIBLE, f"kind IN ({kinds})"]
+        params: list[Any] = [store_id, now()]
+        if after is not None:
+            conditions.append("scope > ?")
+            params.append(after)
+
+        def list_(conn: sqlite3.Connection) -> Page[ScopeSummary]:
+            rows = conn.execute(
+                "SELECT scope, sum(status = 'active') AS active,"
+                " sum(status = 'quarantined') AS quarantined, max(updated_at) AS updated_at"
+                f" FROM memories WHERE {' AND '.join(conditions)}"
+                " GROUP BY scope ORDER BY scope LIMIT ?",
+                (*params, limit + 1),
+            ).fetchall()
+            return Page([scope_summary(row) for row in rows[:limit]], has_more=len(rows) > limit)
+
+        return await self._db.read(list_)
 
     # -- memories --------------------------------------------------------------------------
 
@@ -314,7 +372,7 @@ class SQLiteStore:
         def find(conn: sqlite3.Connection) -> Memory:
             row = conn.execute(
                 f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ? AND store_id = ?"
-                f" AND {_VISIBLE}",
+                f" AND {_NOT_ENTRY} AND {_VISIBLE}",
                 (memory_id, store_id, now()),
             ).fetchone()
             if row is None:
@@ -351,10 +409,17 @@ class SQLiteStore:
 
         return await self._db.write(update)
 
-    async def delete_memory(self, store_id: str, scope: str, memory_id: str) -> Memory:
+    async def delete_memory(
+        self, store_id: str, scope: str, memory_id: str, *, actor: str = "system"
+    ) -> Memory:
         def delete(tx: WriteContext) -> Memory:
             write = ScopeWrite(tx.conn, store_id, scope, now())
             deleted = write.delete(memory_id)
+            append_audit_sqlite(
+                tx.conn, actor=actor, action="memory.delete",
+                target={**_audit_target(tx.conn, store_id), "scope": scope,
+                        "memory_id": memory_id},
+            )  # fmt: skip
             self._finish(tx, write)
             return deleted
 
@@ -375,7 +440,7 @@ class SQLiteStore:
         check_limit(limit)
 
         def list_(conn: sqlite3.Connection) -> Page[Memory]:
-            conditions = ["store_id = ?", "scope = ?", "status = ?", _VISIBLE]
+            conditions = ["store_id = ?", "scope = ?", "status = ?", _NOT_ENTRY, _VISIBLE]
             params: list[Any] = [store_id, scope, MemoryStatus(status).value, now()]
             if kind is not None:
                 conditions.append("kind = ?")
@@ -392,7 +457,7 @@ class SQLiteStore:
         def count(conn: sqlite3.Connection) -> int:
             row = conn.execute(
                 "SELECT count(*) FROM memories WHERE store_id = ? AND scope = ?"
-                f" AND status = 'active' AND {_VISIBLE}",
+                f" AND status = 'active' AND {_NOT_ENTRY} AND {_VISIBLE}",
                 (store_id, scope, now()),
             ).fetchone()
             return int(row[0])
@@ -474,7 +539,7 @@ class SQLiteStore:
 
         return await self._db.read(search)
 
-    async def delete_scope(self, store_id: str, scope: str) -> int:
+    async def delete_scope(self, store_id: str, scope: str, *, actor: str = "system") -> int:
         """See ``Store.delete_scope``; the count is of unexpired memories of any status."""
         error = dump_json(
             {"code": "scope_deleted", "message": "the scope was deleted before this update ran"}
@@ -496,12 +561,18 @@ class SQLiteStore:
             tx.conn.execute(
                 "DELETE FROM scopes WHERE store_id = ? AND scope = ?", (store_id, scope)
             )
+            count = sum(1 for row in rows if row["expires_at"] is None or row["expires_at"] > ts)
+            append_audit_sqlite(
+                tx.conn, actor=actor, action="scope.delete",
+                target={**_audit_target(tx.conn, store_id), "scope": scope,
+                        "memories_deleted": count},
+            )  # fmt: skip
             tx.on_commit(lambda: self._vectors.drop((store_id, scope)))
-            return sum(1 for row in rows if row["expires_at"] is None or row["expires_at"] > ts)
+            return count
 
         return await self._db.write(delete)
 
-    async def purge_expired(self, now: int) -> int:
+    async def purge_expired(self, now: int, *, actor: str = "system") -> int:
         cutoff = now
 
         def purge(tx: WriteContext) -> int:
@@ -520,6 +591,11 @@ class SQLiteStore:
                 self._after_commit(
                     tx, key, before, after, lambda index, seqs=seqs: index.remove(seqs)
                 )
+            if rows:
+                append_audit_sqlite(
+                    tx.conn, actor=actor, action="memory.purge",
+                    target={"expired_before": cutoff, "memories_deleted": len(rows)},
+                )  # fmt: skip
             return len(rows)
 
         return await self._db.write(purge)
@@ -642,6 +718,15 @@ class SQLiteStore:
                 " lease_until = NULL, updated_at = ? WHERE id = ? RETURNING *",
                 (dump_json({"memory_operations": reported, "usage": usage}), ts, update_id),
             ).fetchone()
+            deleted = [op for op in operations if op.kind == "delete"]
+            if deleted:
+                target = {**_audit_target(conn, store_id), "scope": scope,
+                          "update_id": update_id, "worker_id": worker_id}  # fmt: skip
+                for operation in deleted:
+                    append_audit_sqlite(
+                        conn, actor="worker", action="memory.delete",
+                        target={**target, "memory_id": operation.memory_id},
+                    )  # fmt: skip
             self._finish(tx, write)
             return row_to_update(row)
 
@@ -672,6 +757,322 @@ class SQLiteStore:
             return row_to_update(row)
 
         return await self._db.write(fail)
+
+    # -- memory entries --------------------------------------------------------------------
+
+    async def create_entry(self, store_id: str, scope: str, entry: NewEntry) -> MemoryEntry:
+        def create(tx: WriteContext) -> MemoryEntry:
+            write = ScopeWrite(tx.conn, store_id, scope, now())
+            created = write.insert_entry(entry)
+            self._finish(tx, write)
+            return created
+
+        return await self._db.write(create)
+
+    async def get_entry(self, store_id: str, scope: str, path: str) -> MemoryEntry:
+        def get(conn: sqlite3.Connection) -> MemoryEntry:
+            return row_to_entry(_entry_row(conn, store_id, scope, path))
+
+        return await self._db.read(get)
+
+    async def list_entries(
+        self, store_id: str, scope: str, *, limit: int, after: str | None = None
+    ) -> Page[MemoryEntry]:
+        check_limit(limit)
+
+        def list_(conn: sqlite3.Connection) -> Page[MemoryEntry]:
+            # `path IS NOT NULL` lets SQLite walk the partial index memories_entry_path.
+            rows = conn.execute(
+                "SELECT seq, id, store_id, scope, path, description, content, version,"
+                " created_by, updated_by, created_at, updated_at FROM memories"
+                " WHERE store_id = ? AND scope = ? AND path IS NOT NULL AND path > ?"
+                " ORDER BY path LIMIT ?",
+                (store_id, scope, after or "", limit + 1),
+            ).fetchall()
+            return Page([row_to_entry(row) for row in rows[:limit]], has_more=len(rows) > limit)
+
+        return await self._db.read(list_)
+
+    async def update_entry(
+        self,
+        store_id: str,
+        scope: str,
+        path: str,
+        *,
+        description: str,
+        contents: str,
+        embedding: np.ndarray,
+        updated_by: str | None = None,
+        expected_version: int | None = None,
+    ) -> MemoryEntry:
+        def update(tx: WriteContext) -> MemoryEntry:
+            write = ScopeWrite(tx.conn, store_id, scope, now())
+            updated = write.update_entry(
+                path, description=description, contents=contents, embedding=embedding,
+                updated_by=updated_by, expected_version=expected_version,
+            )  # fmt: skip
+            self._finish(tx, write)
+            return updated
+
+        return await self._db.write(update)
+
+    async def delete_entry(
+        self, store_id: str, scope: str, path: str, *, actor: str = "system"
+    ) -> MemoryEntry:
+        def delete(tx: WriteContext) -> MemoryEntry:
+            write = ScopeWrite(tx.conn, store_id, scope, now())
+            deleted = write.delete_entry(path)
+            append_audit_sqlite(
+                tx.conn, actor=actor, action="entry.delete",
+                target={**_audit_target(tx.conn, store_id), "scope": scope, "path": path,
+                        "entry_id": deleted.id},
+            )  # fmt: skip
+            self._finish(tx, write)
+            return deleted
+
+        return await self._db.write(delete)
+
+    async def entry_history(self, store_id: str, scope: str, path: str) -> list[EntryRevision]:
+        def history(conn: sqlite3.Connection) -> list[EntryRevision]:
+            with _read_transaction(conn):
+                entry_id = _entry_row(conn, store_id, scope, path)["id"]
+                rows = conn.execute(
+                    "SELECT * FROM memory_history WHERE memory_id = ? AND store_id = ?"
+                    " AND scope = ? ORDER BY version",
+                    (entry_id, store_id, scope),
+                ).fetchall()
+            return [row_to_entry_revision(row, path) for row in rows]
+
+        return await self._db.read(history)
+
+    async def search_entry_candidates(
+        self, store_id: str, scope: str, *, text: str, embedding: np.ndarray | None, limit: int
+    ) -> EntryCandidates:
+        """See ``Store.search_entry_candidates``. Vector hits come from the scope's cached index
+        (entries are rows of kind ``entry`` in it); text scores are ``-bm25``."""
+        query = None if embedding is None else np.asarray(embedding, dtype=np.float32)
+        key = (store_id, scope)
+
+        def search(conn: sqlite3.Connection) -> EntryCandidates:
+            with _read_transaction(conn):
+                head = conn.execute(
+                    "SELECT s.id, s.generation, ms.embedding_dimension FROM scopes AS s"
+                    " JOIN memory_stores AS ms ON ms.id = s.store_id"
+                    " WHERE s.store_id = ? AND s.scope = ?",
+                    (store_id, scope),
+                ).fetchone()
+                if head is None or limit < 1:
+                    return EntryCandidates(by_vector=[], by_text=[])
+                scope_id, generation, dim = head
+                by_vector: list[ScoredEntry] = []
+                if query is not None:
+                    if query.shape != (dim,):
+                        raise InvalidRequest(
+                            f"query embedding has shape {query.shape}, the store's model gives"
+                            f" ({dim},)",
+                            param="embedding",
+                        )
+                    index = self._scope_vectors(conn, key, (scope_id, generation), dim)
+                    hits = index.search(query, kinds=[ENTRY_KIND], now=now(), limit=limit)
+                    by_vector = _scored_entries(conn, store_id, scope, hits)
+                by_text: list[ScoredEntry] = []
+                match = fts.scope_match(scope_token(scope_id), text)
+                if match is not None:
+                    rows = conn.execute(
+                        f"SELECT {_E_COLUMNS}, bm25(memories_fts, 0.0, 1.0) AS text_rank"
+                        " FROM memories_fts JOIN memories AS m ON m.seq = memories_fts.rowid"
+                        " WHERE memories_fts MATCH ? AND m.store_id = ? AND m.scope = ?"
+                        f" AND m.kind = '{ENTRY_KIND}' ORDER BY text_rank LIMIT ?",
+                        (match, store_id, scope, limit),
+                    ).fetchall()
+                    by_text = [ScoredEntry(row_to_entry(r), -r["text_rank"]) for r in rows]
+            return EntryCandidates(by_vector=by_vector, by_text=by_text)
+
+        return await self._db.read(search)
+
+    # -- the audit log ---------------------------------------------------------------------
+
+    async def list_audit(self, *, after_seq: int = 0, limit: int = 100) -> Page[AuditEntry]:
+        check_limit(limit)
+
+        def list_(conn: sqlite3.Connection) -> Page[AuditEntry]:
+            return list_audit_sqlite(conn, after_seq=after_seq, limit=limit)
+
+        return await self._db.read(list_)
+
+    # -- export, import and statistics ----------------------------------------------------
+
+    async def export_memories(
+        self,
+        store_id: str,
+        *,
+        limit: int,
+        after: tuple[str, str] | None = None,
+        scope: str | None = None,
+    ) -> Page[MemoryRecord]:
+        check_limit(limit)
+        kinds = ", ".join(f"'{kind.value}'" for kind in MemoryKind)
+        conditions = ["store_id = ?", _VISIBLE, f"kind IN ({kinds})"]
+        params: list[Any] = [store_id, now()]
+        if scope is not None:
+            conditions.append("scope = ?")
+            params.append(scope)
+        if after is not None:
+            conditions.append("(scope, id) > (?, ?)")
+            params.extend(after)
+
+        def export(conn: sqlite3.Connection) -> Page[MemoryRecord]:
+            with _read_transaction(conn):
+                rows = conn.execute(
+                    f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {' AND '.join(conditions)}"
+                    " ORDER BY scope, id LIMIT ?",
+                    (*params, limit + 1),
+                ).fetchall()
+                memories = [row_to_memory(row) for row in rows[:limit]]
+                revised = [m.id for m in memories if m.version > 1]
+                history: dict[str, list[MemoryRevision]] = {}
+                if revised:
+                    for row in conn.execute(
+                        f"SELECT * FROM memory_history WHERE memory_id IN ({_marks(len(revised))})"
+                        " AND store_id = ? ORDER BY memory_id, version",
+                        (*revised, store_id),
+                    ):
+                        history.setdefault(row["memory_id"], []).append(row_to_revision(row))
+            return Page(
+                [MemoryRecord(m, tuple(history.get(m.id, ()))) for m in memories],
+                has_more=len(rows) > limit,
+            )
+
+        return await self._db.read(export)
+
+    async def import_memories(
+        self, store_id: str, records: Sequence[MemoryRecord]
+    ) -> list[Memory]:
+        records = list(records)
+
+        def import_(tx: WriteContext) -> list[Memory]:
+            ts = now()
+            _store_dimension(tx.conn, store_id)  # raises StoreNotFound
+            writes: dict[str, ScopeWrite] = {}
+            imported = []
+            for record in records:
+                memory = record.memory
+                holder = tx.conn.execute(
+                    "SELECT store_id FROM memories WHERE id = ?", (memory.id,)
+                ).fetchone()
+                if holder is not None and holder[0] != store_id:
+                    # Ids are unique across stores here. The stand-in is derived from the id,
+                    # so importing the same memory again finds it and skips it.
+                    memory = dataclasses.replace(memory, id=_derived_id(memory.id, store_id))
+                    holder = tx.conn.execute(
+                        "SELECT store_id FROM memories WHERE id = ?", (memory.id,)
+                    ).fetchone()
+                if holder is not None:
+                    continue
+                write = writes.get(memory.scope)
+                if write is None:
+                    write = writes[memory.scope] = ScopeWrite(tx.conn, store_id, memory.scope, ts)
+                imported.append(write.restore(memory, record.history))
+            for write in writes.values():
+                self._finish(tx, write)
+            return imported
+
+        return await self._db.write(import_)
+
+    async def export_entries(
+        self,
+        store_id: str,
+        *,
+        limit: int,
+        after: tuple[str, str] | None = None,
+        scope: str | None = None,
+    ) -> Page[EntryRecord]:
+        check_limit(limit)
+        conditions = ["store_id = ?", "path IS NOT NULL", f"kind = '{ENTRY_KIND}'"]
+        params: list[Any] = [store_id]
+        if scope is not None:
+            conditions.append("scope = ?")
+            params.append(scope)
+        if after is not None:
+            conditions.append("(scope, path) > (?, ?)")
+            params.extend(after)
+
+        def export(conn: sqlite3.Connection) -> Page[EntryRecord]:
+            with _read_transaction(conn):
+                rows = conn.execute(
+                    f"SELECT {ENTRY_COLUMNS} FROM memories WHERE {' AND '.join(conditions)}"
+                    " ORDER BY scope, path LIMIT ?",
+                    (*params, limit + 1),
+                ).fetchall()
+                entries = [row_to_entry(row) for row in rows[:limit]]
+                revised = {e.id: e.path for e in entries if e.version > 1}
+                history: dict[str, list[EntryRevision]] = {}
+                if revised:
+                    for row in conn.execute(
+                        f"SELECT * FROM memory_history WHERE memory_id IN ({_marks(len(revised))})"
+                        " AND store_id = ? ORDER BY memory_id, version",
+                        (*revised, store_id),
+                    ):
+                        history.setdefault(row["memory_id"], []).append(
+                            row_to_entry_revision(row, revised[row["memory_id"]])
+                        )
+            return Page(
+                [EntryRecord(e, tuple(history.get(e.id, ()))) for e in entries],
+                has_more=len(rows) > limit,
+            )
+
+        return await self._db.read(export)
+
+    async def import_entries(
+        self, store_id: str, records: Sequence[EntryRecord]
+    ) -> list[MemoryEntry]:
+        records = list(records)
+
+        def import_(tx: WriteContext) -> list[MemoryEntry]:
+            ts = now()
+            _store_dimension(tx.conn, store_id)  # raises StoreNotFound
+            writes: dict[str, ScopeWrite] = {}
+            imported = []
+            for record in records:
+                entry = record.entry
+                taken = tx.conn.execute(
+                    "SELECT 1 FROM memories WHERE store_id = ? AND scope = ? AND path = ?",
+                    (store_id, entry.scope, entry.path),
+                ).fetchone()
+                if taken is not None:
+                    continue
+                if _id_taken(tx.conn, entry.id):
+                    entry = dataclasses.replace(entry, id=_derived_id(entry.id, store_id))
+                    if _id_taken(tx.conn, entry.id):
+                        entry = dataclasses.replace(entry, id=new_id("entry"))
+                write = writes.get(entry.scope)
+                if write is None:
+                    write = writes[entry.scope] = ScopeWrite(tx.conn, store_id, entry.scope, ts)
+                imported.append(write.restore_entry(entry, record.history))
+            for write in writes.values():
+                self._finish(tx, write)
+            return imported
+
+        return await self._db.write(import_)
+
+    async def count_memories_per_store(self) -> dict[tuple[str, str], int]:
+        def count(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
+            rows = conn.execute(
+                "SELECT project, name, (SELECT count(*) FROM memories AS m"
+                " WHERE m.store_id = ms.id) FROM memory_stores AS ms"
+            ).fetchall()
+            return {(project, name): int(n) for project, name, n in rows}
+
+        return await self._db.read(count)
+
+    async def count_updates_per_status(self) -> dict[UpdateStatus, int]:
+        def count(conn: sqlite3.Connection) -> dict[UpdateStatus, int]:
+            counts = dict.fromkeys(UpdateStatus, 0)
+            for status, n in conn.execute("SELECT status, count(*) FROM updates GROUP BY status"):
+                counts[UpdateStatus(status)] = int(n)
+            return counts
+
+        return await self._db.read(count)
 
     # -- vector index ----------------------------------------------------------------------
 
@@ -778,6 +1179,85 @@ class ScopeWrite:
             source=source, embedding=embedding,
         )  # fmt: skip
 
+    def restore(self, memory: Memory, history: Sequence[MemoryRevision]) -> Memory:
+        """Insert an exported ``memory`` as it was (id, version, timestamps, authors), with its
+        earlier texts. Raises ``InvalidRequest`` without a fitting embedding."""
+        store_id, scope = self.key
+        if memory.embedding is None:
+            raise InvalidRequest(f"memory {memory.id!r} has no embedding", param="embedding")
+        kind, status = MemoryKind(memory.kind), MemoryStatus(memory.status)
+        blob = embedding_blob(memory.embedding, self.dim)
+        token = scope_token(self._bump())
+        source = tuple(dict(entry) for entry in memory.source)
+        cursor = self.conn.execute(
+            "INSERT INTO memories (id, store_id, scope, kind, content, embedding, status,"
+            " version, expires_at, created_by, updated_by, source, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                memory.id, store_id, scope, kind.value, memory.content, blob, status.value,
+                memory.version, memory.expires_at, memory.created_by, memory.updated_by,
+                dump_json(list(source)), memory.created_at, memory.updated_at,
+            ),
+        )  # fmt: skip
+        seq = cursor.lastrowid
+        assert seq is not None
+        self.conn.execute(
+            "INSERT INTO memories_fts (rowid, sk, content) VALUES (?, ?, ?)",
+            (seq, token, memory.content),
+        )
+        self.conn.executemany(
+            "INSERT INTO memory_history (memory_id, store_id, scope, version, content,"
+            " changed_at, changed_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (memory.id, store_id, scope, r.version, r.content, r.changed_at, r.changed_by)
+                for r in history
+            ],
+        )
+        embedding = np.frombuffer(blob, dtype="<f4")
+        if status is MemoryStatus.ACTIVE:
+            self._vectors[seq] = VectorRow(seq, kind, memory.expires_at, embedding)
+        return dataclasses.replace(
+            memory, store_id=store_id, scope=scope, kind=kind, status=status, source=source,
+            embedding=embedding,
+        )  # fmt: skip
+
+    def restore_entry(self, entry: MemoryEntry, history: Sequence[EntryRevision]) -> MemoryEntry:
+        """Insert an exported ``entry`` as it was (id, version, timestamps, authors), with its
+        earlier versions. Raises ``InvalidRequest`` without a fitting embedding."""
+        store_id, scope = self.key
+        if entry.embedding is None:
+            raise InvalidRequest(f"entry {entry.path!r} has no embedding", param="embedding")
+        blob = embedding_blob(entry.embedding, self.dim)
+        token = scope_token(self._bump())
+        cursor = self.conn.execute(
+            "INSERT INTO memories (id, store_id, scope, kind, content, embedding, status,"
+            " version, expires_at, created_by, updated_by, source, created_at, updated_at, path,"
+            " description) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, NULL, ?, ?, '[]', ?, ?, ?, ?)",
+            (
+                entry.id, store_id, scope, ENTRY_KIND, entry.contents, blob, entry.version,
+                entry.created_by, entry.updated_by, entry.created_at, entry.updated_at,
+                entry.path, entry.description,
+            ),
+        )  # fmt: skip
+        seq = cursor.lastrowid
+        assert seq is not None
+        self.conn.execute(
+            "INSERT INTO memories_fts (rowid, sk, content) VALUES (?, ?, ?)",
+            (seq, token, entry_text(entry.path, entry.description, entry.contents)),
+        )
+        self.conn.executemany(
+            "INSERT INTO memory_history (memory_id, store_id, scope, version, content,"
+            " description, changed_at, changed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (entry.id, store_id, scope, r.version, r.contents, r.description, r.changed_at,
+                 r.changed_by)
+                for r in history
+            ],
+        )  # fmt: skip
+        embedding = np.frombuffer(blob, dtype="<f4")
+        self._vectors[seq] = VectorRow(seq, ENTRY_KIND, None, embedding)
+        return dataclasses.replace(entry, store_id=store_id, scope=scope, embedding=embedding)
+
     def update(
         self,
         memory_id: str,
@@ -851,6 +1331,98 @@ class ScopeWrite:
             self._vectors[seq] = VectorRow(seq, memory.kind, memory.expires_at, memory.embedding)
         return memory
 
+    # -- memory entries --------------------------------------------------------------------
+
+    def insert_entry(self, new: NewEntry) -> MemoryEntry:
+        """Insert an entry at version 1. Raises ``EntryAlreadyExists``."""
+        store_id, scope = self.key
+        blob = embedding_blob(new.embedding, self.dim)
+        taken = self.conn.execute(
+            "SELECT 1 FROM memories WHERE store_id = ? AND scope = ? AND path = ?",
+            (store_id, scope, new.path),
+        ).fetchone()
+        if taken is not None:
+            raise EntryAlreadyExists(
+                f"an entry already exists at {new.path!r} in this scope", param="path"
+            )
+        token = scope_token(self._bump())
+        entry_id = new_id("entry")
+        cursor = self.conn.execute(
+            "INSERT INTO memories (id, store_id, scope, kind, content, embedding, status,"
+            " version, expires_at, created_by, updated_by, source, created_at, updated_at, path,"
+            " description) VALUES (?, ?, ?, ?, ?, ?, 'active', 1, NULL, ?, NULL, '[]', ?, ?, ?, ?)",
+            (
+                entry_id, store_id, scope, ENTRY_KIND, new.contents, blob, new.created_by,
+                self.ts, self.ts, new.path, new.description,
+            ),
+        )  # fmt: skip
+        seq = cursor.lastrowid
+        assert seq is not None
+        self.conn.execute(
+            "INSERT INTO memories_fts (rowid, sk, content) VALUES (?, ?, ?)",
+            (seq, token, entry_text(new.path, new.description, new.contents)),
+        )
+        embedding = np.frombuffer(blob, dtype="<f4")
+        self._vectors[seq] = VectorRow(seq, ENTRY_KIND, None, embedding)
+        return MemoryEntry(
+            id=entry_id, store_id=store_id, scope=scope, path=new.path,
+            description=new.description, contents=new.contents, created_at=self.ts,
+            updated_at=self.ts, version=1, created_by=new.created_by, updated_by=None,
+            embedding=embedding,
+        )  # fmt: skip
+
+    def update_entry(
+        self,
+        path: str,
+        *,
+        description: str,
+        contents: str,
+        embedding: np.ndarray,
+        updated_by: str | None,
+        expected_version: int | None,
+    ) -> MemoryEntry:
+        """New description, contents and embedding; the old ones become a revision;
+        ``version + 1``. Raises ``EntryNotFound``, ``VersionConflict``."""
+        store_id, scope = self.key
+        row = _entry_row(self.conn, store_id, scope, path)
+        if expected_version is not None and row["version"] != expected_version:
+            raise VersionConflict(
+                f"the entry at {path!r} is at version {row['version']}, not {expected_version}",
+                param="expected_version",
+                current_version=row["version"],
+            )
+        blob = embedding_blob(embedding, self.dim)
+        self.conn.execute(
+            "INSERT INTO memory_history (memory_id, store_id, scope, version, content,"
+            " description, changed_at, changed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                row["id"], store_id, scope, row["version"], row["content"], row["description"],
+                row["updated_at"], row["updated_by"] or row["created_by"],
+            ),
+        )  # fmt: skip
+        self.conn.execute(
+            "UPDATE memories SET content = ?, description = ?, embedding = ?,"
+            " version = version + 1, updated_at = ?, updated_by = ? WHERE seq = ?",
+            (contents, description, blob, self.ts, updated_by, row["seq"]),
+        )
+        self.conn.execute(
+            "UPDATE memories_fts SET content = ? WHERE rowid = ?",
+            (entry_text(path, description, contents), row["seq"]),
+        )
+        self._bump()
+        self._vectors[row["seq"]] = VectorRow(
+            row["seq"], ENTRY_KIND, None, np.frombuffer(blob, dtype="<f4")
+        )
+        return row_to_entry(_entry_row(self.conn, store_id, scope, path))
+
+    def delete_entry(self, path: str) -> MemoryEntry:
+        """Delete the entry with its revisions; returns it as it was. Raises ``EntryNotFound``."""
+        row = _entry_row(self.conn, *self.key, path)
+        _delete_memory_rows(self.conn, [row])
+        self._bump()
+        self._vectors[row["seq"]] = None
+        return row_to_entry(row)
+
     def apply_to(self, index: ScopeVectors) -> None:
         """Apply the collected changes to the scope's cached index (after commit)."""
         index.remove([seq for seq, row in self._vectors.items() if row is None])
@@ -904,7 +1476,7 @@ def load_scope_vectors(
         dim=dim,
         version=version,
         keys=np.array(seqs, dtype=np.int64),
-        kinds=np.array([_KIND_CODES_BY_VALUE[kind] for kind in kinds], dtype=np.int8),
+        kinds=np.array([KIND_CODES[kind] for kind in kinds], dtype=np.int8),
         expires=np.array([NO_EXPIRY if e is None else e for e in expiries], dtype=np.int64),
         vectors=stack_embeddings(blobs, dim),
     )
@@ -986,6 +1558,30 @@ def _store_row(conn: sqlite3.Connection, project: str, name: str) -> sqlite3.Row
     return row
 
 
+def _audit_target(conn: sqlite3.Connection, store_id: str) -> dict[str, Any]:
+    """What an audit row says about the store: its id, project and name."""
+    row = conn.execute(
+        "SELECT project, name FROM memory_stores WHERE id = ?", (store_id,)
+    ).fetchone()
+    if row is None:
+        return {"store_id": store_id}
+    return {"store_id": store_id, "project": row["project"], "store": row["name"]}
+
+
+def _id_taken(conn: sqlite3.Connection, memory_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM memories WHERE id = ?", (memory_id,)).fetchone() is not None
+
+
+def _derived_id(memory_id: str, store_id: str) -> str:
+    """The id a memory imported into ``store_id`` takes when another store holds its own: the
+    same prefix and time part (so it keeps its place in id order), and the rest a hash of both
+    ids."""
+    prefix, _, body = memory_id.rpartition("_")
+    digest = int.from_bytes(hashlib.sha256(f"{store_id}/{memory_id}".encode()).digest()[:10])
+    tail = "".join(_CROCKFORD[(digest >> (5 * i)) & 31] for i in reversed(range(16)))
+    return f"{prefix or 'mem'}_{body[:10].rjust(10, '0')}{tail}"
+
+
 def _store_dimension(conn: sqlite3.Connection, store_id: str) -> int:
     row = conn.execute(
         "SELECT embedding_dimension FROM memory_stores WHERE id = ?", (store_id,)
@@ -1000,12 +1596,40 @@ def _memory_row(
 ) -> sqlite3.Row:
     row = conn.execute(
         f"SELECT {MEMORY_COLUMNS} FROM memories"
-        f" WHERE id = ? AND store_id = ? AND scope = ? AND {_VISIBLE}",
+        f" WHERE id = ? AND store_id = ? AND scope = ? AND {_NOT_ENTRY} AND {_VISIBLE}",
         (memory_id, store_id, scope, ts),
     ).fetchone()
     if row is None:
         raise MemoryNotFound(f"no memory {memory_id!r} in this scope", param="memory_id")
     return row
+
+
+def _entry_row(conn: sqlite3.Connection, store_id: str, scope: str, path: str) -> sqlite3.Row:
+    row = conn.execute(
+        f"SELECT {ENTRY_COLUMNS} FROM memories"
+        " WHERE store_id = ? AND scope = ? AND path = ? AND path IS NOT NULL",
+        (store_id, scope, path),
+    ).fetchone()
+    if row is None:
+        raise EntryNotFound(f"no entry at {path!r} in this scope", param="path")
+    return row
+
+
+def _scored_entries(
+    conn: sqlite3.Connection, store_id: str, scope: str, hits: list[tuple[int, float]]
+) -> list[ScoredEntry]:
+    """The entries behind vector hits, re-checked against the scope, in hit order."""
+    if not hits:
+        return []
+    rows = conn.execute(
+        f"SELECT {ENTRY_COLUMNS} FROM memories WHERE seq IN ({_marks(len(hits))})"
+        f" AND +store_id = ? AND +scope = ? AND kind = '{ENTRY_KIND}'",
+        (*(seq for seq, _ in hits), store_id, scope),
+    ).fetchall()
+    by_seq = {row["seq"]: row for row in rows}
+    return [
+        ScoredEntry(row_to_entry(by_seq[seq]), score) for seq, score in hits if seq in by_seq
+    ]
 
 
 def _bump_scope(

@@ -25,9 +25,11 @@ from memvault.errors import (
 )
 from memvault.models import Page
 from memvault.storage.agent_rows import (
+    CONVERSATION_COLUMNS,
     ITEM_COLUMNS,
     RESPONSE_COLUMNS,
     KeyPage,
+    conversation_values,
     item_values,
     key_page,
     response_values,
@@ -238,15 +240,13 @@ class SQLiteAgentStore:
     async def create_conversation(
         self, project: str, conversation: Conversation, items: Sequence[ConversationItem]
     ) -> Conversation:
-        if conversation.project != project:
-            raise ValueError("the conversation belongs to another project")
-        metadata_json = dump_json(conversation.metadata)
+        row = conversation_values(project, conversation)
         rows = item_values(project, conversation.id, items)
 
         def create(tx: WriteContext) -> Conversation:
             tx.conn.execute(
-                "INSERT INTO conversations (id, project, metadata, created_at) VALUES (?, ?, ?, ?)",
-                (conversation.id, project, metadata_json, conversation.created_at),
+                f"INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                row,
             )
             _insert_items(tx.conn, rows)
             return conversation
@@ -256,6 +256,17 @@ class SQLiteAgentStore:
     async def get_conversation(self, project: str, conversation_id: str) -> Conversation:
         def get(conn: sqlite3.Connection) -> Conversation:
             return row_to_conversation(_conversation_row(conn, project, conversation_id))
+
+        return await self._db.read(get)
+
+    async def locate_conversation(self, conversation_id: str) -> Conversation:
+        def get(conn: sqlite3.Connection) -> Conversation:
+            row = conn.execute(
+                "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+            if row is None:
+                raise _no_conversation(conversation_id)
+            return row_to_conversation(row)
 
         return await self._db.read(get)
 
@@ -449,10 +460,14 @@ def _conversation_row(conn: sqlite3.Connection, project: str, conversation_id: s
         "SELECT * FROM conversations WHERE id = ? AND project = ?", (conversation_id, project)
     ).fetchone()
     if row is None:
-        raise ConversationNotFound(
-            f"no conversation with id {conversation_id!r}", param="conversation_id"
-        )
+        raise _no_conversation(conversation_id)
     return row
+
+
+def _no_conversation(conversation_id: str) -> ConversationNotFound:
+    return ConversationNotFound(
+        f"no conversation with id {conversation_id!r}", param="conversation_id"
+    )
 
 
 def _item_row(

@@ -27,14 +27,22 @@ from typing import NamedTuple
 
 import numpy as np
 
-from memvault.models import MemoryKind
+from memvault.models import ENTRY_KIND, MemoryKind
 
 Version = tuple[int, int]
 """``(scope_row_id, generation)``: compared lexicographically, it only ever grows."""
 
-KINDS: tuple[MemoryKind, ...] = tuple(MemoryKind)
-KIND_CODES: dict[MemoryKind, int] = {kind: code for code, kind in enumerate(KINDS)}
+KINDS: tuple[str, ...] = (*(kind.value for kind in MemoryKind), ENTRY_KIND)
+"""Every kind a row of the index may have: the memory kinds and memory entries."""
+KIND_CODES: dict[str, int] = {kind: code for code, kind in enumerate(KINDS)}
 NO_EXPIRY = np.iinfo(np.int64).max
+
+
+
+def kind_code(kind: MemoryKind | str) -> int:
+    """The index's code of a memory kind or of ``ENTRY_KIND``."""
+    return KIND_CODES[kind.value if isinstance(kind, MemoryKind) else kind]
+
 
 # Per row, beyond the vector itself: key (8) + expiry (8) + kind (1) + alive (1), plus the
 # key -> slot dict (~100 bytes per entry in CPython).
@@ -46,7 +54,7 @@ class VectorRow:
     """One active memory as the index sees it. ``key`` is the backend's integer row key."""
 
     key: int
-    kind: MemoryKind
+    kind: MemoryKind | str
     expires_at: int | None
     embedding: np.ndarray
 
@@ -116,7 +124,7 @@ class ScopeVectors:
         return capacity * (self.dim * 4 + _ROW_OVERHEAD)
 
     def search(
-        self, query: np.ndarray, *, kinds: Collection[MemoryKind], now: int, limit: int
+        self, query: np.ndarray, *, kinds: Collection[MemoryKind | str], now: int, limit: int
     ) -> list[tuple[int, float]]:
         """The ``limit`` best ``(key, cosine)`` pairs among live, unexpired rows of ``kinds``."""
         arrays = self._arrays
@@ -124,7 +132,7 @@ class ScopeVectors:
         if n == 0 or limit <= 0 or not kinds:
             return []
         allowed = np.zeros(len(KINDS), dtype=bool)
-        allowed[[KIND_CODES[MemoryKind(kind)] for kind in kinds]] = True
+        allowed[[kind_code(kind) for kind in kinds]] = True
         mask = arrays.alive[:n] & (arrays.expires[:n] > now) & allowed[arrays.kinds[:n]]
         # einsum, not `@`: BLAS gemv is no faster on one thread (the product is memory-bound) and
         # collapses when several reader threads call it at once (OpenBLAS's threads contend);
@@ -160,7 +168,7 @@ class ScopeVectors:
             slot = n + offset
             arrays.vectors[slot] = row.embedding
             arrays.keys[slot] = row.key
-            arrays.kinds[slot] = KIND_CODES[MemoryKind(row.kind)]
+            arrays.kinds[slot] = kind_code(row.kind)
             arrays.expires[slot] = NO_EXPIRY if row.expires_at is None else row.expires_at
             arrays.alive[slot] = True
             self._slots[row.key] = slot

@@ -2,6 +2,12 @@
 of it, read, list and delete them. Errors use the Foundry shape, like the memory-store face.
 
 Every success is 200, as the SDK requires.
+
+Agents are objects of their project, not of a memory store: any principal may read them, and
+those who may create memory stores in the project (``CREATE_MEMORY_STORE`` on its schema; admins)
+create, version and delete them, except with a key restricted to one scope. An agent's memory
+tools give nobody access to anything: each response checks its caller's privileges on the
+stores it searches (:meth:`memvault.engine.agents.AgentService.authorize_memory`).
 """
 
 from __future__ import annotations
@@ -10,9 +16,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from memvault.api.access import Access
 from memvault.api.agents import wire
 from memvault.api.foundry.wire import ListQuery, list_json
 from memvault.engine.agents import AgentService
+from memvault.engine.privileges import CREATE_MEMORY_STORE
+from memvault.engine.validation import validate_name
 from memvault.errors import InvalidRequest, ServiceUnavailable
 from memvault.models import Page
 
@@ -36,13 +45,22 @@ Agents = Annotated[AgentService, Depends(get_agent_service)]
 Listing = Annotated[ListQuery, Query()]
 
 
+async def _may_change_agents(access: Access, project: str) -> None:
+    validate_name(project, "project")
+    access.require_all_scopes("create, change or delete agents")
+    await access.require_on_schema(CREATE_MEMORY_STORE, project)
+
+
 def _no_drafts(body: wire.CreateVersionIn) -> None:
     if body.draft:
         raise InvalidRequest("draft agent versions are not supported", param="draft")
 
 
 @router.post("/agents")
-async def create_agent(project: str, body: wire.CreateAgentIn, agents: Agents) -> dict:
+async def create_agent(
+    project: str, body: wire.CreateAgentIn, agents: Agents, access: Access
+) -> dict:
+    await _may_change_agents(access, project)
     _no_drafts(body)
     agent = await agents.create_agent(
         project, body.name, body.definition, description=body.description,
@@ -69,15 +87,17 @@ async def get_agent(project: str, agent_name: str, agents: Agents) -> dict:
 
 
 @router.delete("/agents/{agent_name}")
-async def delete_agent(project: str, agent_name: str, agents: Agents) -> dict:
+async def delete_agent(project: str, agent_name: str, agents: Agents, access: Access) -> dict:
+    await _may_change_agents(access, project)
     await agents.delete_agent(project, agent_name)
     return {"object": "agent.deleted", "name": agent_name, "deleted": True}
 
 
 @router.post("/agents/{agent_name}/versions")
 async def create_version(
-    project: str, agent_name: str, body: wire.CreateVersionIn, agents: Agents
+    project: str, agent_name: str, body: wire.CreateVersionIn, agents: Agents, access: Access
 ) -> dict:
+    await _may_change_agents(access, project)
     _no_drafts(body)
     version = await agents.create_agent_version(
         project, agent_name, body.definition, description=body.description,
@@ -101,7 +121,10 @@ async def get_version(project: str, agent_name: str, version: str, agents: Agent
 
 
 @router.delete("/agents/{agent_name}/versions/{version}")
-async def delete_version(project: str, agent_name: str, version: str, agents: Agents) -> dict:
+async def delete_version(
+    project: str, agent_name: str, version: str, agents: Agents, access: Access
+) -> dict:
+    await _may_change_agents(access, project)
     await agents.delete_agent_version(project, agent_name, version)
     return {"object": "agent.version.deleted", "name": agent_name, "version": version,
             "deleted": True}

@@ -7,14 +7,23 @@ an action; store names cannot contain ``:``.
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import JSONResponse
 
+from memvault.api.access import Access
+from memvault.api.auth import caller
 from memvault.api.foundry import wire
+from memvault.engine.privileges import (
+    CREATE_MEMORY_STORE,
+    MANAGE,
+    READ_MEMORY_STORE,
+    WRITE_MEMORY_STORE,
+)
 from memvault.engine.service import MemoryService
-from memvault.engine.validation import validate_name
+from memvault.engine.validation import validate_limit, validate_name
 from memvault.models import Memory, MemoryStore, new_id
 
 router = APIRouter(prefix="/api/projects/{project}")
@@ -30,9 +39,22 @@ Service = Annotated[MemoryService, Depends(get_service)]
 Listing = Annotated[wire.ListQuery, Query()]
 
 
-async def _store(service: MemoryService, project: str, name: str) -> MemoryStore:
+async def _store(
+    service: MemoryService, project: str, name: str, access: Access, privilege: str
+) -> MemoryStore:
+    """The store (``StoreNotFound`` first), once the caller is known to hold ``privilege``."""
     validate_name(project, "project")
-    return await service.get_store(project, name)
+    store = await service.get_store(project, name)
+    await access.require(privilege, store)
+    return store
+
+
+async def _memory_in_scope(
+    service: MemoryService, store: MemoryStore, memory_id: str, access: Access
+) -> None:
+    """A key restricted to one scope reaches a memory by id only in that scope."""
+    if access.principal.scope is not None:
+        access.require_scope((await service.get_memory(store, memory_id)).scope)
 
 
 def _memory_list(page: Any) -> dict[str, Any]:
@@ -43,7 +65,12 @@ def _memory_list(page: Any) -> dict[str, Any]:
 
 
 @router.post("/memory_stores")
-async def create_store(project: str, body: wire.CreateStoreIn, service: Service) -> dict:
+async def create_store(
+    project: str, body: wire.CreateStoreIn, service: Service, access: Access
+) -> dict:
+    validate_name(project, "project")
+    access.require_all_scopes("create a memory store")
+    await access.require_on_schema(CREATE_MEMORY_STORE, project)
     definition = body.definition or wire.DefinitionIn()
     options = (definition.options or wire.StoreOptionsIn()).to_options()
     store = await service.create_store(
@@ -54,24 +81,28 @@ async def create_store(project: str, body: wire.CreateStoreIn, service: Service)
         options=options,
         description=body.description,
         metadata=body.metadata,
+        owner=access.principal.name,
     )
     return wire.store_json(store)
 
 
 @router.get("/memory_stores")
-async def list_stores(project: str, query: Listing, service: Service) -> dict:
+async def list_stores(project: str, query: Listing, service: Service, access: Access) -> dict:
+    """The stores the caller may see: those it owns or holds a privilege on (admins: all)."""
     validate_name(project, "project")
-    page = await service.list_stores(
-        project, limit=query.limit, order=query.order, after=query.after, before=query.before
-    )
+    page = await access.visible_stores(
+        functools.partial(service.list_stores, project, order=query.order),
+        limit=validate_limit(query.limit), after=query.after, before=query.before,
+    )  # fmt: skip
     return wire.list_json(page, wire.store_json, lambda s: s.id)
 
 
 @router.post("/memory_stores/{name}:search_memories")
 async def search_memories(
-    project: str, name: str, body: wire.SearchIn, service: Service
+    project: str, name: str, body: wire.SearchIn, service: Service, access: Access
 ) -> JSONResponse:
-    store = await _store(service, project, name)
+    store = await _store(service, project, name, access, READ_MEMORY_STORE)
+    access.require_scope(body.scope)
     texts = wire.message_texts(body.items)
     query = "\n".join(text for _, text in texts)
     max_memories = body.options.max_memories if body.options else None
@@ -88,9 +119,10 @@ async def search_memories(
 
 @router.post("/memory_stores/{name}:update_memories", status_code=202)
 async def update_memories(
-    project: str, name: str, body: wire.UpdateIn, service: Service
+    project: str, name: str, body: wire.UpdateIn, service: Service, access: Access
 ) -> JSONResponse:
-    store = await _store(service, project, name)
+    store = await _store(service, project, name, access, WRITE_MEMORY_STORE)
+    access.require_scope(body.scope)
     job = await service.submit_update(
         store,
         body.scope,
@@ -105,16 +137,23 @@ async def update_memories(
 
 
 @router.get("/memory_stores/{name}/updates/{update_id}")
-async def get_update(project: str, name: str, update_id: str, service: Service) -> JSONResponse:
-    store = await _store(service, project, name)
+async def get_update(
+    project: str, name: str, update_id: str, service: Service, access: Access
+) -> JSONResponse:
+    store = await _store(service, project, name, access, READ_MEMORY_STORE)
     job = await service.get_update(store, update_id)
+    access.require_scope(job.scope)
     return JSONResponse(wire.update_json(job), headers=RETRY_AFTER)
 
 
 @router.post("/memory_stores/{name}:delete_scope")
-async def delete_scope(project: str, name: str, body: wire.DeleteScopeIn, service: Service) -> dict:
-    store = await _store(service, project, name)
-    count = await service.delete_scope(store, body.scope)
+async def delete_scope(
+    request: Request, project: str, name: str, body: wire.DeleteScopeIn, service: Service,
+    access: Access,
+) -> dict:
+    store = await _store(service, project, name, access, WRITE_MEMORY_STORE)
+    access.require_scope(body.scope)
+    count = await service.delete_scope(store, body.scope, actor=caller(request).name)
     return {
         "object": "memory_store.scope.deleted",
         "name": store.name,
@@ -122,6 +161,19 @@ async def delete_scope(project: str, name: str, body: wire.DeleteScopeIn, servic
         "deleted": True,
         "deleted_count": count,
     }
+
+
+@router.get("/memory_stores/{name}/scopes")
+async def list_scopes(
+    project: str, name: str, service: Service, access: Access, limit: int | None = None,
+    after: str | None = None,
+) -> dict:
+    """memvault's own: the scopes holding memories, in code point order, with their counts;
+    ``first_id``/``last_id`` are scopes, and ``after`` takes the last one for the next page."""
+    store = await _store(service, project, name, access, READ_MEMORY_STORE)
+    access.require_all_scopes("list the scopes of a store")
+    page = await service.list_scopes(store, limit=limit, after=after)
+    return wire.list_json(page, wire.scope_json, lambda summary: summary.scope)
 
 
 # -- items -----------------------------------------------------------------------------------
@@ -133,14 +185,17 @@ async def list_memories(
     name: str,
     query: Listing,
     service: Service,
+    access: Access,
     body: wire.ListMemoriesIn | None = None,
     scope: str | None = None,
     kind: str | None = None,
 ) -> dict:
-    store = await _store(service, project, name)
+    store = await _store(service, project, name, access, READ_MEMORY_STORE)
+    scope = body.scope if body and body.scope is not None else scope
+    access.require_scope(scope)
     page = await service.list_memories(
         store,
-        (body.scope if body and body.scope is not None else scope),
+        scope,
         kind=kind,
         limit=query.limit,
         order=query.order,
@@ -152,29 +207,40 @@ async def list_memories(
 
 @router.get("/memory_stores/{name}/items:list")
 async def list_memories_get(
-    project: str, name: str, query: Listing, service: Service, scope: str, kind: str | None = None
+    project: str, name: str, query: Listing, service: Service, access: Access, scope: str,
+    kind: str | None = None,
 ) -> dict:
     """The REST docs' form: the scope in the query string instead of the body."""
-    return await list_memories(project, name, query, service, None, scope, kind)
+    return await list_memories(project, name, query, service, access, None, scope, kind)
 
 
 @router.post("/memory_stores/{name}/items")
-async def create_memory(project: str, name: str, body: wire.CreateMemoryIn, service: Service) -> dict:
-    store = await _store(service, project, name)
+async def create_memory(
+    project: str, name: str, body: wire.CreateMemoryIn, service: Service, access: Access
+) -> dict:
+    store = await _store(service, project, name, access, WRITE_MEMORY_STORE)
+    access.require_scope(body.scope)
     memory = await service.add_memory(store, body.scope, body.kind, body.content)
     return wire.memory_json(memory)
 
 
 @router.get("/memory_stores/{name}/items/{memory_id}")
-async def get_memory(project: str, name: str, memory_id: str, service: Service) -> dict:
-    store = await _store(service, project, name)
-    return wire.memory_json(await service.get_memory(store, memory_id))
+async def get_memory(
+    project: str, name: str, memory_id: str, service: Service, access: Access
+) -> dict:
+    store = await _store(service, project, name, access, READ_MEMORY_STORE)
+    memory = await service.get_memory(store, memory_id)
+    access.require_scope(memory.scope)
+    return wire.memory_json(memory)
 
 
 @router.get("/memory_stores/{name}/items/{memory_id}/history")
-async def memory_history(project: str, name: str, memory_id: str, service: Service) -> dict:
+async def memory_history(
+    project: str, name: str, memory_id: str, service: Service, access: Access
+) -> dict:
     """memvault's own: the earlier texts of a memory, oldest first."""
-    store = await _store(service, project, name)
+    store = await _store(service, project, name, access, READ_MEMORY_STORE)
+    await _memory_in_scope(service, store, memory_id, access)
     revisions = await service.memory_history(store, memory_id)
     return {
         "object": "list",
@@ -189,17 +255,23 @@ async def memory_history(project: str, name: str, memory_id: str, service: Servi
 
 @router.post("/memory_stores/{name}/items/{memory_id}")
 async def update_memory(
-    project: str, name: str, memory_id: str, body: wire.UpdateMemoryIn, service: Service
+    project: str, name: str, memory_id: str, body: wire.UpdateMemoryIn, service: Service,
+    access: Access,
 ) -> dict:
-    store = await _store(service, project, name)
+    store = await _store(service, project, name, access, WRITE_MEMORY_STORE)
+    await _memory_in_scope(service, store, memory_id, access)
     memory: Memory = await service.update_memory(store, memory_id, body.content)
     return wire.memory_json(memory)
 
 
 @router.delete("/memory_stores/{name}/items/{memory_id}")
-async def delete_memory(project: str, name: str, memory_id: str, service: Service) -> dict:
-    store = await _store(service, project, name)
-    memory = await service.delete_memory(store, memory_id)
+async def delete_memory(
+    request: Request, project: str, name: str, memory_id: str, service: Service,
+    access: Access,
+) -> dict:
+    store = await _store(service, project, name, access, WRITE_MEMORY_STORE)
+    await _memory_in_scope(service, store, memory_id, access)
+    memory = await service.delete_memory(store, memory_id, actor=caller(request).name)
     return {"object": "memory_store.item.deleted", "memory_id": memory.id, "deleted": True}
 
 
@@ -207,13 +279,16 @@ async def delete_memory(project: str, name: str, memory_id: str, service: Servic
 
 
 @router.get("/memory_stores/{name}")
-async def get_store(project: str, name: str, service: Service) -> dict:
-    return wire.store_json(await _store(service, project, name))
+async def get_store(project: str, name: str, service: Service, access: Access) -> dict:
+    return wire.store_json(await _store(service, project, name, access, READ_MEMORY_STORE))
 
 
 @router.post("/memory_stores/{name}")
-async def update_store(project: str, name: str, body: wire.UpdateStoreIn, service: Service) -> dict:
-    validate_name(project, "project")
+async def update_store(
+    project: str, name: str, body: wire.UpdateStoreIn, service: Service, access: Access
+) -> dict:
+    await _store(service, project, name, access, MANAGE)
+    access.require_all_scopes("change a memory store")
     store = await service.update_store(
         project, name, description=body.description, metadata=body.metadata
     )
@@ -221,7 +296,10 @@ async def update_store(project: str, name: str, body: wire.UpdateStoreIn, servic
 
 
 @router.delete("/memory_stores/{name}")
-async def delete_store(project: str, name: str, service: Service) -> dict:
-    store = await _store(service, project, name)
-    await service.delete_store(project, store.name)
+async def delete_store(
+    request: Request, project: str, name: str, service: Service, access: Access
+) -> dict:
+    store = await _store(service, project, name, access, MANAGE)
+    access.require_all_scopes("delete a memory store")
+    await service.delete_store(project, store.name, actor=caller(request).name)
     return {"object": "memory_store.deleted", "name": store.name, "deleted": True}

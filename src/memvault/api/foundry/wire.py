@@ -15,6 +15,7 @@ from memvault.models import (
     Memory,
     MemoryStore,
     Page,
+    ScopeSummary,
     StoreOptions,
     UpdateJob,
     UpdateStatus,
@@ -212,6 +213,17 @@ def memory_json(memory: Memory) -> dict[str, Any]:
 _MEMORY_EXTRAS = (
     "created_at", "version", "status", "expires_at", "created_by", "updated_by", "source"
 )
+
+
+def scope_json(summary: ScopeSummary) -> dict[str, Any]:
+    """memvault's own ``memory_store.scope``: a scope and how many memories it holds."""
+    return {
+        "object": "memory_store.scope",
+        "scope": summary.scope,
+        "memory_count": summary.memory_count,
+        "quarantined_count": summary.quarantined_count,
+        "updated_at": summary.updated_at,
+    }
 
 
 def list_json(page: Page[Any], render: Any, id_of: Any) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import BaseRoute, Match
 
+from memvault.api.access import Access
 from memvault.api.agents.routes import get_agent_service
 from memvault.api.openai import wire
 from memvault.api.openai.errors import OpenAIRoute
@@ -23,6 +24,7 @@ from memvault.api.openai.streaming import SSE_HEADERS, response_events
 from memvault.api.openai.users import memory_user_id
 from memvault.engine.agents import AgentService
 from memvault.errors import MethodNotAllowed, NotFound
+from memvault.storage.agents import Conversation
 
 GA_PREFIX = "/api/projects/{project}/openai/v1"
 PREVIEW_PREFIX = "/api/projects/{project}/openai"
@@ -30,6 +32,17 @@ FALLBACK_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 Agents = Annotated[AgentService, Depends(get_agent_service)]
 ItemsQuery = Annotated[wire.ItemsQuery, Query()]
+
+
+async def _reach_conversation(
+    agents: AgentService, access: Access, project: str, conversation_id: str
+) -> Conversation:
+    """The conversation, once the caller may reach it
+    (:meth:`AgentService.authorize_conversation`). Raises ``ConversationNotFound``,
+    ``Forbidden``."""
+    conversation = await agents.get_conversation(project, conversation_id)
+    await agents.authorize_conversation(access.principal, conversation)
+    return conversation
 
 
 def make_router(prefix: str, *, include_in_schema: bool = True) -> APIRouter:
@@ -40,43 +53,59 @@ def make_router(prefix: str, *, include_in_schema: bool = True) -> APIRouter:
 
     @router.post("/conversations")
     async def create_conversation(
-        project: str, agents: Agents, body: wire.ConversationCreateIn | None = None
+        project: str, agents: Agents, access: Access,
+        body: wire.ConversationCreateIn | None = None,
     ) -> dict:
         body = body or wire.ConversationCreateIn()
         conversation, _ = await agents.create_conversation(
-            project, items=body.items, metadata=body.metadata
+            project, items=body.items, metadata=body.metadata, memory_store=body.memory_store,
+            scope=body.scope, principal=access.principal,
         )
-        return wire.conversation_json(conversation)
+        return wire.conversation_json(conversation, agents.settings.default_catalog)
 
     @router.get("/conversations/{conversation_id}")
-    async def get_conversation(project: str, conversation_id: str, agents: Agents) -> dict:
-        return wire.conversation_json(await agents.get_conversation(project, conversation_id))
+    async def get_conversation(
+        project: str, conversation_id: str, agents: Agents, access: Access
+    ) -> dict:
+        conversation = await _reach_conversation(agents, access, project, conversation_id)
+        return wire.conversation_json(conversation, agents.settings.default_catalog)
 
     @router.post("/conversations/{conversation_id}")
     async def update_conversation(
-        project: str, conversation_id: str, body: wire.ConversationUpdateIn, agents: Agents
+        project: str, conversation_id: str, body: wire.ConversationUpdateIn, agents: Agents,
+        access: Access,
     ) -> dict:
+        await _reach_conversation(agents, access, project, conversation_id)
+        if body.memory_store is None and body.scope is None:
+            body.required_metadata()
         conversation = await agents.update_conversation(
-            project, conversation_id, metadata=body.metadata
+            project, conversation_id, metadata=body.metadata, memory_store=body.memory_store,
+            scope=body.scope,
         )
-        return wire.conversation_json(conversation)
+        return wire.conversation_json(conversation, agents.settings.default_catalog)
 
     @router.delete("/conversations/{conversation_id}")
-    async def delete_conversation(project: str, conversation_id: str, agents: Agents) -> dict:
+    async def delete_conversation(
+        project: str, conversation_id: str, agents: Agents, access: Access
+    ) -> dict:
+        await _reach_conversation(agents, access, project, conversation_id)
         await agents.delete_conversation(project, conversation_id)
         return {"id": conversation_id, "object": "conversation.deleted", "deleted": True}
 
     @router.post("/conversations/{conversation_id}/items")
     async def add_items(
-        project: str, conversation_id: str, body: wire.ItemsCreateIn, agents: Agents
+        project: str, conversation_id: str, body: wire.ItemsCreateIn, agents: Agents,
+        access: Access,
     ) -> dict:
+        await _reach_conversation(agents, access, project, conversation_id)
         added = await agents.add_items(project, conversation_id, body.items)
         return wire.items_json([item.data for item in added])
 
     @router.get("/conversations/{conversation_id}/items")
     async def list_items(
-        project: str, conversation_id: str, query: ItemsQuery, agents: Agents
+        project: str, conversation_id: str, query: ItemsQuery, agents: Agents, access: Access
     ) -> dict:
+        await _reach_conversation(agents, access, project, conversation_id)
         page = await agents.list_items(
             project, conversation_id, limit=query.limit, order=query.order, after=query.after,
             before=query.before,
@@ -84,24 +113,32 @@ def make_router(prefix: str, *, include_in_schema: bool = True) -> APIRouter:
         return wire.item_page_json(page)
 
     @router.get("/conversations/{conversation_id}/items/{item_id}")
-    async def get_item(project: str, conversation_id: str, item_id: str, agents: Agents) -> dict:
+    async def get_item(
+        project: str, conversation_id: str, item_id: str, agents: Agents, access: Access
+    ) -> dict:
+        await _reach_conversation(agents, access, project, conversation_id)
         return (await agents.get_item(project, conversation_id, item_id)).data
 
     @router.delete("/conversations/{conversation_id}/items/{item_id}")
     async def delete_item(
-        project: str, conversation_id: str, item_id: str, agents: Agents
+        project: str, conversation_id: str, item_id: str, agents: Agents, access: Access
     ) -> dict:
+        await _reach_conversation(agents, access, project, conversation_id)
         conversation = await agents.delete_item(project, conversation_id, item_id)
-        return wire.conversation_json(conversation)
+        return wire.conversation_json(conversation, agents.settings.default_catalog)
 
     # -- responses -------------------------------------------------------------------------
 
     @router.post("/responses", response_model=None)
     async def create_response(
-        project: str, body: wire.ResponseCreateIn, request: Request, agents: Agents
+        project: str, body: wire.ResponseCreateIn, request: Request, agents: Agents,
+        access: Access,
     ) -> JSONResponse | StreamingResponse:
+        turn_request = body.to_request()
+        if turn_request.conversation_id:
+            await _reach_conversation(agents, access, project, turn_request.conversation_id)
         turn = await agents.start_response(
-            project, body.to_request(), user_id=memory_user_id(request)
+            project, turn_request, user_id=memory_user_id(request), principal=access.principal
         )
         if not body.stream:
             return JSONResponse(await agents.respond(turn))

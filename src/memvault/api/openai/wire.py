@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from memvault.engine import namespaces
 from memvault.engine.agents import ResponseRequest
 from memvault.errors import InvalidRequest
 from memvault.models import Page
@@ -46,6 +47,8 @@ class ResponseCreateIn(_Wire):
     max_output_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
+    memory_store: Any = None
+    scope: Any = None
 
     def to_request(self) -> ResponseRequest:
         """The engine's request. Raises ``InvalidRequest`` for request-level tools and for
@@ -78,6 +81,8 @@ class ResponseCreateIn(_Wire):
             max_output_tokens=self.max_output_tokens,
             temperature=self.temperature,
             top_p=self.top_p,
+            memory_store=self.memory_store,
+            scope=self.scope,
         )
 
 
@@ -89,12 +94,27 @@ def _agent_ref(ref: AgentRefIn | str) -> tuple[str, str | None]:
 
 
 class ConversationCreateIn(_Wire):
+    """``memory_store`` and ``scope`` bind the conversation to a memory store and a scope, as
+    Databricks' ``conversations.create(extra_body={...})`` does
+    (:mod:`memvault.engine.agents.binding`)."""
+
     items: list[Any] | None = None
     metadata: dict[str, Any] | None = None
+    memory_store: Any = None
+    scope: Any = None
 
 
 class ConversationUpdateIn(_Wire):
-    metadata: dict[str, Any]
+    """``metadata`` is required; ``memory_store``/``scope`` are refused (a binding is fixed)."""
+
+    metadata: dict[str, Any] | None = None
+    memory_store: Any = None
+    scope: Any = None
+
+    def required_metadata(self) -> dict[str, Any]:
+        if self.metadata is None:
+            raise InvalidRequest("Missing required parameter: 'metadata'", param="metadata")
+        return self.metadata
 
 
 class ItemsCreateIn(_Wire):
@@ -108,13 +128,26 @@ class ItemsQuery(BaseModel):
     before: str | None = None
 
 
-def conversation_json(conversation: Conversation) -> dict[str, Any]:
-    return {
+def conversation_json(conversation: Conversation, catalog: str) -> dict[str, Any]:
+    """OpenAI's conversation object; a bound one also shows its ``memory_store`` (``name`` in
+    the project, and ``full_name`` in the default ``catalog`` where the project has one) and
+    ``scope`` (``kind``, ``value``)."""
+    body: dict[str, Any] = {
         "id": conversation.id,
         "object": "conversation",
         "created_at": conversation.created_at,
         "metadata": conversation.metadata,
     }
+    memory = conversation.memory
+    if memory is not None:
+        body["memory_store"] = {
+            "name": memory.memory_store_name,
+            "full_name": namespaces.full_name(
+                conversation.project, memory.memory_store_name, catalog=catalog
+            ),
+        }
+        body["scope"] = {"kind": memory.scope_kind, "value": memory.scope}
+    return body
 
 
 def items_json(items: list[dict[str, Any]], has_more: bool = False) -> dict[str, Any]:

@@ -12,7 +12,15 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from memvault.engine import validation
+from memvault.engine import namespaces, validation
+from memvault.engine.access import AccessPolicy
+from memvault.engine.agents.binding import (
+    FIXED_MESSAGE,
+    BoundMemory,
+    parse_binding,
+    plan_searches,
+    store_in_schema,
+)
 from memvault.engine.agents.definitions import parse_definition, validate_agent_name
 from memvault.engine.agents.items import (
     MAX_ITEMS_PER_CALL,
@@ -23,6 +31,7 @@ from memvault.engine.agents.items import (
 from memvault.engine.agents.memory import recall, schedule_updates, search_call_item
 from memvault.engine.agents.turns import ResponseRequest, Turn, build_messages, memory_query
 from memvault.engine.llm.generation import Generator, TextStream, TokenUsage
+from memvault.engine.privileges import READ_MEMORY_STORE, WRITE_MEMORY_STORE
 from memvault.engine.service import MemoryService
 from memvault.errors import (
     AgentNotFound,
@@ -31,7 +40,7 @@ from memvault.errors import (
     ModelNotConfigured,
     StoreNotFound,
 )
-from memvault.models import Page, new_id, now
+from memvault.models import ANONYMOUS, MemoryStore, Page, Principal, new_id, now
 from memvault.settings import Settings
 from memvault.storage.agents import (
     Agent,
@@ -39,6 +48,7 @@ from memvault.storage.agents import (
     AgentVersion,
     Conversation,
     ConversationItem,
+    ConversationMemory,
     Order,
     StoredResponse,
 )
@@ -73,11 +83,14 @@ class AgentService:
         memory: MemoryService,
         settings: Settings,
         generator: Generator | None = None,
+        access: AccessPolicy | None = None,
     ) -> None:
         self.store = store
         self.memory = memory
         self.settings = settings
         self.generator = generator
+        self.access = access
+        """Who may use which memory (None: everyone may, as with authentication off)."""
 
     async def aclose(self) -> None:
         if self.generator is not None:
@@ -179,29 +192,101 @@ class AgentService:
     # -- conversations ---------------------------------------------------------------------
 
     async def create_conversation(
-        self, project: str, *, items: object = None, metadata: object = None
+        self,
+        project: str,
+        *,
+        items: object = None,
+        metadata: object = None,
+        memory_store: object = None,
+        scope: object = None,
+        principal: Principal = ANONYMOUS,
     ) -> tuple[Conversation, list[ConversationItem]]:
-        """A new conversation with up to 20 initial message items. Raises ``InvalidRequest``."""
+        """A new conversation with up to 20 initial message items, bound to ``memory_store``
+        and ``scope`` when they are given (:mod:`memvault.engine.agents.binding`), which
+        ``principal`` must be allowed to use (:meth:`authorize_memory`).
+
+        Raises ``InvalidRequest``, ``StoreNotFound`` and ``Forbidden``; then nothing is created.
+        """
         validation.validate_name(project, "project")
         created = now()
+        memory = None
+        binding = parse_binding(memory_store, scope, self.settings)
+        if binding is not None:
+            name, kind, value = binding
+            store_name = validation.validate_name(
+                await self._store_name(project, name), "memory_store.name"
+            )
+            memory = ConversationMemory(store_name, value, kind)
         conversation = Conversation(
             id=new_id("conv"),
             project=project,
             metadata=validation.validate_metadata(metadata),
             created_at=created,
+            memory=memory,
         )
         records = _records(normalize_input(items, param="items", limit=MAX_ITEMS_PER_CALL), created)
+        bound = await self.conversation_memory(conversation)
+        if bound is not None:
+            await self.authorize_memory(principal, bound.store, bound.scope, learn=True)
         await self.store.create_conversation(project, conversation, records)
         return conversation, records
+
+    async def conversation_memory(self, conversation: Conversation) -> BoundMemory | None:
+        """The store and scope ``conversation`` is bound to, resolved; None when unbound.
+
+        The one place a conversation's memory is resolved, when it is created and for each of
+        its responses. Raises ``StoreNotFound`` when the store does not exist (any more).
+        """
+        memory = conversation.memory
+        if memory is None:
+            return None
+        try:
+            store = await self.memory.get_store(conversation.project, memory.memory_store_name)
+        except StoreNotFound:
+            shown = namespaces.full_name(
+                conversation.project, memory.memory_store_name,
+                catalog=self.settings.default_catalog,
+            ) or memory.memory_store_name
+            raise StoreNotFound(
+                f"memory store {shown!r}, which the conversation is bound to, does not exist",
+                param="memory_store.name",
+            ) from None
+        return BoundMemory(store, memory.scope, memory.scope_kind)
+
+    async def _store_name(self, project: str, name: str) -> str:
+        """The name in ``project`` of the store a binding names: its own name, or a full name."""
+        if name.count(".") >= 2:
+            try:
+                return (await self.memory.get_store(project, name)).name
+            except (StoreNotFound, InvalidRequest):
+                pass
+        return store_in_schema(project, name, catalog=self.settings.default_catalog)
 
     async def get_conversation(self, project: str, conversation_id: str) -> Conversation:
         validation.validate_name(project, "project")
         return await self.store.get_conversation(project, conversation_id)
 
+    async def locate_conversation(self, conversation_id: str) -> Conversation:
+        """The conversation with this id in whichever project holds it (for the Databricks
+        face, which names conversations by id alone). Raises ``ConversationNotFound``."""
+        return await self.store.locate_conversation(conversation_id)
+
     async def update_conversation(
-        self, project: str, conversation_id: str, *, metadata: object
+        self,
+        project: str,
+        conversation_id: str,
+        *,
+        metadata: object,
+        memory_store: object = None,
+        scope: object = None,
     ) -> Conversation:
+        """Replace the metadata. Raises ``InvalidRequest`` when ``memory_store`` or ``scope``
+        is given (a binding never changes), ``ConversationNotFound``."""
         validation.validate_name(project, "project")
+        if memory_store is not None or scope is not None:
+            raise InvalidRequest(
+                FIXED_MESSAGE, param="memory_store" if memory_store is not None else "scope"
+            )
         return await self.store.update_conversation(
             project, conversation_id, metadata=validation.validate_metadata(metadata)
         )
@@ -249,17 +334,32 @@ class AgentService:
 
     # -- responses -------------------------------------------------------------------------
 
-    async def start_response(self, project: str, request: ResponseRequest, *, user_id: str) -> Turn:
+    async def start_response(
+        self,
+        project: str,
+        request: ResponseRequest,
+        *,
+        user_id: str,
+        principal: Principal = ANONYMOUS,
+    ) -> Turn:
         """Prepare a turn: resolve the agent, load the history, recall memories, build the
         messages. Nothing is generated or stored yet.
 
         Raises ``InvalidRequest``, ``AgentNotFound``, ``ConversationNotFound``,
-        ``ResponseNotFound``, ``StoreNotFound`` and ``ModelNotConfigured``.
+        ``ResponseNotFound``, ``StoreNotFound``, ``ModelNotConfigured`` and ``Forbidden`` (for a
+        ``principal`` that may not use the memory the turn searches: :meth:`authorize_memory`).
         """
         validation.validate_name(project, "project")
         if request.conversation_id and request.previous_response_id:
             raise InvalidRequest(
                 "give 'conversation' or 'previous_response_id', not both", param="conversation"
+            )
+        if request.memory_store is not None or request.scope is not None:
+            raise InvalidRequest(
+                "'memory_store' and 'scope' are given when a conversation is created"
+                " (conversations.create with extra_body); its responses use them without naming"
+                " them again, and they cannot be changed",
+                param="memory_store" if request.memory_store is not None else "scope",
             )
         agent_version, agent = None, None
         if request.agent_name is not None:
@@ -284,16 +384,27 @@ class AgentService:
         history = await self._history(project, request)
         if not input_items and not message_texts(history):
             raise InvalidRequest("'input' must hold a message with text", param="input")
+        bound = None
+        if request.conversation_id:
+            conversation = await self.store.get_conversation(project, request.conversation_id)
+            bound = await self.conversation_memory(conversation)
+        searches = plan_searches(
+            agent.memory_tools if agent is not None else (),
+            user_id=user_id,
+            bound=bound,
+            settings=self.settings,
+        )
         recalls = []
-        if agent is not None and agent.memory_tools:
+        if searches:
             recalls = await recall(
                 self.memory,
                 project,
-                agent.memory_tools,
-                user_id=user_id,
+                searches,
                 query=memory_query(input_items, history),
                 history=history,
             )
+        for found in recalls:  # before anything found leaves this method
+            await self.authorize_memory(principal, found.store, found.scope, learn=found.learn)
         turn = Turn(
             project=project,
             id=new_id("resp"),
@@ -377,6 +488,38 @@ class AgentService:
         await self.store.delete_response(project, response_id)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    async def authorize_conversation(
+        self, principal: Principal, conversation: Conversation
+    ) -> None:
+        """A conversation bound to a memory store and a scope belongs to that memory: reaching it
+        needs ``READ_MEMORY_STORE`` on the store, and a scope-restricted principal reaches those
+        of its own scope only. An unbound conversation is reached by its (unguessable) id alone.
+        Raises ``Forbidden``."""
+        if self.access is None or conversation.memory is None:
+            return
+        self.access.require_scope(principal, conversation.memory.scope)
+        try:
+            bound = await self.conversation_memory(conversation)
+        except StoreNotFound:
+            return  # the store is gone: no privilege on it to check
+        if bound is not None:
+            await self.access.require(principal, READ_MEMORY_STORE, bound.store)
+
+    async def authorize_memory(
+        self, principal: Principal, store: MemoryStore, scope: str, *, learn: bool
+    ) -> None:
+        """A turn reads every store it searches and writes those it learns into: ``principal``
+        needs ``READ_MEMORY_STORE`` on each, ``WRITE_MEMORY_STORE`` too where it learns, and a
+        scope-restricted principal learns into its own scope only. (A shared scope that an
+        agent reads, read only, is named by the agent's definition, not by the caller.)
+        Raises ``Forbidden``."""
+        if self.access is None:
+            return
+        await self.access.require(principal, READ_MEMORY_STORE, store)
+        if learn:
+            await self.access.require(principal, WRITE_MEMORY_STORE, store)
+            self.access.require_scope(principal, scope)
 
     def _generator(self) -> Generator:
         if self.generator is None:

@@ -23,7 +23,9 @@ class ResponseRequest:
     """A ``responses.create`` request as the engine takes it (the API face parses the wire).
 
     ``agent_version`` None means the latest version. Without an agent, ``model`` is required
-    and the turn has no memory.
+    and the turn has no memory but that of its conversation's binding, if any.
+    ``memory_store``/``scope`` are what the request named (refused: a conversation is bound
+    when it is created).
     """
 
     input: object = None
@@ -38,6 +40,8 @@ class ResponseRequest:
     max_output_tokens: int | None = None
     temperature: float | None = None
     top_p: float | None = None
+    memory_store: object = None
+    scope: object = None
 
 
 @dataclass

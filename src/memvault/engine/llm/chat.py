@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 from memvault.engine.extraction.base import Usage
 from memvault.engine.llm.schemas import response_format
 from memvault.errors import ExtractionFailed
+from memvault.observability.metrics import observe_llm_call
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MAX_RETRIES = 3
@@ -135,17 +137,26 @@ class StructuredChat:
     async def _complete(
         self, model: str, messages: Sequence[dict[str, str]], fmt: dict[str, Any]
     ) -> Any:
+        operation = fmt.get("json_schema", {}).get("name", "chat").removeprefix("memvault_")
+        started = time.perf_counter()
         try:
-            return await self._client.chat.completions.create(
+            completion = await self._client.chat.completions.create(
                 model=model,
                 messages=list(messages),  # type: ignore[arg-type]
                 response_format=fmt,  # type: ignore[arg-type]
             )
         except openai.OpenAIError as exc:
+            observe_llm_call(model, operation, seconds=time.perf_counter() - started, ok=False)
             raise ExtractionFailed(
                 describe_failure(exc, model, self.timeout, self.max_retries),
                 retryable=is_outage(exc),
             ) from exc
+        usage = usage_of(completion)
+        observe_llm_call(
+            model, operation, seconds=time.perf_counter() - started, ok=True,
+            input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+        )  # fmt: skip
+        return completion
 
     @staticmethod
     def _text_of(model: str, completion: Any) -> tuple[str, bool]:

@@ -10,6 +10,7 @@ request: unknown model, bad credentials), with the same wording as extraction fa
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -18,9 +19,12 @@ import openai
 
 from memvault.engine.llm.chat import describe_failure, is_outage
 from memvault.errors import GenerationFailed, MemvaultError, ModelUnavailable
+from memvault.observability.metrics import observe_llm_call
 
 DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_MAX_RETRIES = 2
+GENERATE = "generation"
+"""The operation label of agents' answers in the LLM metrics."""
 
 ChatMessages = Sequence[dict[str, str]]
 
@@ -94,19 +98,27 @@ class ChatGenerator:
 
     async def complete(self, model: str, messages: ChatMessages, **options: Any) -> Generation:
         """The whole answer. Raises ``GenerationFailed`` or ``ModelUnavailable``."""
+        started = time.perf_counter()
         try:
             completion = await self._client.chat.completions.create(
                 model=model, messages=list(messages), **_present(options)  # type: ignore[arg-type]
             )
         except openai.OpenAIError as exc:
+            observe_llm_call(model, GENERATE, seconds=time.perf_counter() - started, ok=False)
             raise self._failure(exc, model) from exc
         choices = getattr(completion, "choices", None) or []
         text = (choices[0].message.content or "") if choices else ""
-        return Generation(text, usage_of(getattr(completion, "usage", None)))
+        usage = usage_of(getattr(completion, "usage", None))
+        observe_llm_call(
+            model, GENERATE, seconds=time.perf_counter() - started, ok=True,
+            input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+        )  # fmt: skip
+        return Generation(text, usage)
 
     async def open_stream(self, model: str, messages: ChatMessages, **options: Any) -> TextStream:
         """Start a streamed answer; returns once the service accepted the request, so a refusal
         raises here (``GenerationFailed``/``ModelUnavailable``) rather than mid-stream."""
+        started = time.perf_counter()
         try:
             stream = await self._client.chat.completions.create(
                 model=model,
@@ -116,8 +128,9 @@ class ChatGenerator:
                 **_present(options),
             )
         except openai.OpenAIError as exc:
+            observe_llm_call(model, GENERATE, seconds=time.perf_counter() - started, ok=False)
             raise self._failure(exc, model) from exc
-        return _ChunkStream(stream, lambda exc: self._failure(exc, model))
+        return _ChunkStream(stream, lambda exc: self._failure(exc, model), model, started)
 
     def _failure(self, exc: openai.OpenAIError, model: str) -> MemvaultError:
         message = describe_failure(exc, model, self.timeout, self.max_retries)
@@ -129,12 +142,15 @@ class ChatGenerator:
 class _ChunkStream:
     """Text deltas of a chat-completions chunk stream."""
 
-    def __init__(self, stream: Any, failure: Any) -> None:
+    def __init__(self, stream: Any, failure: Any, model: str, started: float) -> None:
         self._stream = stream
         self._failure = failure
+        self._model = model
+        self._started = started
         self.usage = TokenUsage()
 
     async def __aiter__(self) -> AsyncIterator[str]:
+        failed = False
         try:
             async for chunk in self._stream:
                 if getattr(chunk, "usage", None) is not None:
@@ -144,7 +160,13 @@ class _ChunkStream:
                     if delta:
                         yield delta
         except openai.OpenAIError as exc:
+            failed = True
             raise self._failure(exc) from exc
+        finally:
+            observe_llm_call(
+                self._model, GENERATE, seconds=time.perf_counter() - self._started, ok=not failed,
+                input_tokens=self.usage.input_tokens, output_tokens=self.usage.output_tokens,
+            )  # fmt: skip
 
     async def aclose(self) -> None:
         await self._stream.close()

@@ -222,3 +222,93 @@ CREATE TABLE responses (
     input_items json NOT NULL DEFAULT '[]',
     created_at bigint NOT NULL
 );
+
+-- (0005_entries.sql)
+-- Memory entries (the Databricks-style face): the columns of sqlite/0004_entries.sql, with the
+-- same meaning. An entry is a row of `memories` with kind 'entry' and a `path` (and only
+-- entries have one), so row-level security, delete_scope and delete_store cover entries too.
+-- Paths compare bytewise (COLLATE "C"): list_entries pages through them in that order.
+ALTER TABLE memories DROP CONSTRAINT memories_kind_check;
+
+ALTER TABLE memories ADD CONSTRAINT memories_kind_check
+    CHECK (kind IN ('user_profile', 'chat_summary', 'procedural', 'entry'));
+
+ALTER TABLE memories ADD COLUMN path text COLLATE "C";
+
+ALTER TABLE memories ADD COLUMN description text;
+
+ALTER TABLE memories ADD CONSTRAINT memories_entry_path_check
+    CHECK ((kind = 'entry') = (path IS NOT NULL));
+
+-- One entry per path in a scope; also the order of list_entries.
+CREATE UNIQUE INDEX memories_entry_path ON memories (store_id, scope, path)
+    WHERE path IS NOT NULL;
+
+ALTER TABLE memory_history ADD COLUMN description text;
+
+-- (0006_governance.sql)
+-- Principals, grants and store owners: the tables of sqlite/0005_governance.sql, with the same
+-- meaning (see memvault.storage.governance.GovernanceStore). They belong to no memory scope, so
+-- they have no row-level-security policy.
+CREATE TABLE principals (
+    name text PRIMARY KEY,
+    key_hash text COLLATE "C" NOT NULL,
+    admin boolean NOT NULL DEFAULT false,
+    scope text,
+    created_at bigint NOT NULL,
+    revoked_at bigint,
+    CONSTRAINT principals_key_hash_key UNIQUE (key_hash)
+);
+
+CREATE TABLE grants (
+    securable_type text NOT NULL CHECK (securable_type IN ('schema', 'memory_store')),
+    securable text NOT NULL,
+    principal text NOT NULL REFERENCES principals (name),
+    privilege text NOT NULL,
+    granted_at bigint NOT NULL,
+    granted_by text,
+    PRIMARY KEY (securable_type, securable, principal, privilege)
+);
+
+CREATE INDEX grants_by_principal ON grants (principal, securable_type, securable);
+
+ALTER TABLE memory_stores ADD COLUMN owner text;
+
+-- (0007_audit.sql)
+-- The audit log: a hash chain of every deletion, grant change and key creation or revocation
+-- (see memvault.storage.audit). Rows are appended in the transaction of the change they record
+-- and never updated; `hash` is sha256 of the canonical encoding of
+-- (seq, at, actor, action, target, prev_hash), `prev_hash` the previous row's hash (64 zeros
+-- before row 1). No row-level security: the log spans stores and scopes, and only the admin
+-- endpoint and `memvault audit` read it.
+CREATE TABLE audit_log (
+    seq bigint PRIMARY KEY,
+    at bigint NOT NULL,
+    actor text NOT NULL,
+    action text NOT NULL,
+    target jsonb NOT NULL,
+    prev_hash text NOT NULL,
+    hash text NOT NULL
+);
+
+-- The chain head: the last seq and hash, updated with every append, so that deleting the newest
+-- rows is caught too. Appends lock this row until they commit, so the appends of every replica
+-- take turns and the chain never forks. Exactly one row; seq 0 and the genesis hash while the
+-- log is empty.
+CREATE TABLE audit_head (
+    id integer PRIMARY KEY CHECK (id = 1),
+    seq bigint NOT NULL,
+    hash text NOT NULL
+);
+
+INSERT INTO audit_head (id, seq, hash)
+VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+
+-- (0008_conversation_memory.sql)
+-- A conversation bound to a memory store and a scope: the columns of
+-- sqlite/0007_conversation_memory.sql, with the same meaning (all NULL, or none).
+ALTER TABLE conversations ADD COLUMN memory_store text;
+ALTER TABLE conversations ADD COLUMN scope_kind text;
+ALTER TABLE conversations ADD COLUMN scope text;
+ALTER TABLE conversations ADD CONSTRAINT conversations_memory_check
+    CHECK ((memory_store IS NULL) = (scope IS NULL) AND (scope IS NULL) = (scope_kind IS NULL));

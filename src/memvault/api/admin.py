@@ -1,0 +1,43 @@
+"""Admin endpoints under ``/api/admin``: for operators, never for agents. Errors use the Foundry
+shape (the default renderer).
+
+``GET /api/admin/audit?after_seq=&limit=`` lists the audit log (``memvault.storage.audit``),
+oldest first: ``{"object": "list", "data": [entries], "first_seq", "last_seq", "has_more"}``.
+Pass the page's ``last_seq`` as the next ``after_seq``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from memvault.api.access import Access
+from memvault.engine.service import MemoryService
+
+
+async def _admin_only(access: Access) -> None:
+    """A router dependency, so it runs before the parameters are validated: a non-admin gets a
+    403 whatever it sends."""
+    access.require_admin("use the admin endpoints")
+
+
+router = APIRouter(prefix="/api/admin", dependencies=[Depends(_admin_only)])
+
+
+@router.get("/audit")
+async def list_audit(
+    request: Request,
+    after_seq: Annotated[int | None, Query()] = None,
+    limit: Annotated[int | None, Query()] = None,
+) -> dict[str, Any]:
+    service: MemoryService = request.app.state.service
+    page = await service.list_audit(after_seq=after_seq, limit=limit)
+    data = [{"object": "audit_entry", **entry.to_dict()} for entry in page.items]
+    return {
+        "object": "list",
+        "data": data,
+        "first_seq": page.items[0].seq if page.items else None,
+        "last_seq": page.items[-1].seq if page.items else None,
+        "has_more": page.has_more,
+    }

@@ -1,0 +1,105 @@
+"""The process's Prometheus metrics, in one registry of memvault's own.
+
+Counters and histograms here are per process: HTTP requests (recorded by the API's request
+middleware), embedding and LLM calls (recorded by the providers and the chat clients, in
+whichever process makes the call). What must agree across replicas and workers (update jobs by
+status, memories per store) is read from the database at scrape time instead
+(:mod:`memvault.api.metrics`).
+
+Names and labels::
+
+    memvault_http_requests_total{method, route, status}
+    memvault_http_request_duration_seconds{method, route}          histogram
+    memvault_embedding_texts_total{model}
+    memvault_embedding_tokens_total{model}
+    memvault_embedding_duration_seconds{model}                      histogram, per model call
+    memvault_llm_requests_total{model, operation, outcome}          outcome: ok or error
+    memvault_llm_tokens_total{model, operation, direction}          direction: input or output
+    memvault_llm_request_duration_seconds{model, operation}         histogram
+
+``route`` is the route's path template (``/api/projects/{project}/memory_stores/{name}``), never
+the raw path, so label values stay bounded; a path no route matches counts as ``unmatched``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import gc_collector, platform_collector, process_collector
+
+from memvault import __version__
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+process_collector.ProcessCollector(registry=REGISTRY)
+platform_collector.PlatformCollector(registry=REGISTRY)
+gc_collector.GCCollector(registry=REGISTRY)
+
+_LATENCY_BUCKETS = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+)
+_MODEL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+BUILD_INFO = Gauge(
+    "memvault_build_info", "memvault's version (the value is always 1).", ["version"],
+    registry=REGISTRY,
+)
+BUILD_INFO.labels(__version__).set(1)
+
+HTTP_REQUESTS = Counter(
+    "memvault_http_requests", "HTTP requests answered, by route template and status.",
+    ["method", "route", "status"], registry=REGISTRY,
+)
+HTTP_DURATION = Histogram(
+    "memvault_http_request_duration_seconds",
+    "Time from a request's arrival to the end of its response, by route template.",
+    ["method", "route"], buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+)
+EMBEDDING_TEXTS = Counter(
+    "memvault_embedding_texts", "Texts embedded, by embedding model.", ["model"],
+    registry=REGISTRY,
+)
+EMBEDDING_TOKENS = Counter(
+    "memvault_embedding_tokens", "Tokens embedded, by embedding model.", ["model"],
+    registry=REGISTRY,
+)
+EMBEDDING_DURATION = Histogram(
+    "memvault_embedding_duration_seconds", "Time of one call of an embedding model.", ["model"],
+    buckets=_MODEL_BUCKETS, registry=REGISTRY,
+)
+LLM_REQUESTS = Counter(
+    "memvault_llm_requests", "Calls of a chat model, by operation and outcome.",
+    ["model", "operation", "outcome"], registry=REGISTRY,
+)
+LLM_TOKENS = Counter(
+    "memvault_llm_tokens", "Tokens a chat model read (input) and wrote (output).",
+    ["model", "operation", "direction"], registry=REGISTRY,
+)
+LLM_DURATION = Histogram(
+    "memvault_llm_request_duration_seconds", "Time of one call of a chat model.",
+    ["model", "operation"], buckets=_MODEL_BUCKETS, registry=REGISTRY,
+)
+
+
+def observe_embedding(model: str, *, texts: int, tokens: int, seconds: float) -> None:
+    """Record one call of an embedding model."""
+    EMBEDDING_TEXTS.labels(model).inc(texts)
+    if tokens:
+        EMBEDDING_TOKENS.labels(model).inc(tokens)
+    EMBEDDING_DURATION.labels(model).observe(seconds)
+
+
+def observe_llm_call(
+    model: str,
+    operation: str,
+    *,
+    seconds: float,
+    ok: bool,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+) -> None:
+    """Record one call of a chat model (``operation``: extract, consolidate, generate ...)."""
+    LLM_REQUESTS.labels(model, operation, "ok" if ok else "error").inc()
+    LLM_DURATION.labels(model, operation).observe(seconds)
+    if input_tokens:
+        LLM_TOKENS.labels(model, operation, "input").inc(input_tokens)
+    if output_tokens:
+        LLM_TOKENS.labels(model, operation, "output").inc(output_tokens)
