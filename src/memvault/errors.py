@@ -7,6 +7,8 @@
     │   └── MethodNotAllowed          405 method_not_allowed
     ├── Unauthorized                  401 unauthorized
     ├── Forbidden                     403 permission_denied (authenticated, not allowed)
+    ├── QuotaExceeded                 403 quota_exceeded (memories per scope, scopes per store)
+    ├── RateLimited                   429 rate_limited (``retry_after`` seconds)
     ├── NotFound                      404 not_found
     │   ├── StoreNotFound
     │   ├── MemoryNotFound
@@ -26,7 +28,9 @@
     │   └── LeaseLost                 (a worker no longer holds the job it worked on)
     ├── ExtractionFailed              502 extraction_failed (the chat model failed an update)
     ├── GenerationFailed              502 generation_failed (the chat model failed a response)
+    ├── StorageFull                   507 storage_full (disk or MEMVAULT_SQLITE_MAX_PAGES full)
     └── ServiceUnavailable            503 service_unavailable
+        └── StorageFailed             503 storage_failed (the database's I/O failed)
 
 Each class carries its HTTP status and a stable ``code``; each API face renders them in its own
 wire shape (see ``memvault.api``). Storage and engine code raise these and nothing else crosses a
@@ -84,6 +88,29 @@ class Forbidden(MemvaultError):
     status_code = 403
     code = "permission_denied"
     error_type = "permission_error"
+
+
+class QuotaExceeded(MemvaultError):
+    """A write would take a scope past ``MEMVAULT_MAX_MEMORIES_PER_SCOPE`` or a store past
+    ``MEMVAULT_MAX_SCOPES_PER_STORE``. A 403, not a 429: waiting does not help until memories are
+    deleted or the limit raised. ``details`` carries ``limit`` and ``current``."""
+
+    status_code = 403
+    code = "quota_exceeded"
+    error_type = "permission_error"
+
+
+class RateLimited(MemvaultError):
+    """More requests than the configured rate allows; ``retry_after`` is the whole number of
+    seconds (at least 1) after which one more would be admitted."""
+
+    status_code = 429
+    code = "rate_limited"
+    error_type = "rate_limit_error"
+
+    def __init__(self, message: str, *, retry_after: int, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.retry_after = max(1, int(retry_after))
 
 
 class NotFound(MemvaultError):
@@ -176,6 +203,22 @@ class GenerationFailed(MemvaultError):
     code = "generation_failed"
 
 
+class StorageFull(MemvaultError):
+    """A write needs space the database cannot have: the disk is full, or the database reached
+    its configured cap (``MEMVAULT_SQLITE_MAX_PAGES``). Nothing of the write was kept; reads go
+    on, and writes succeed again once space returns."""
+
+    status_code = 507
+    code = "storage_full"
+
+
 class ServiceUnavailable(MemvaultError):
     status_code = 503
     code = "service_unavailable"
+
+
+class StorageFailed(ServiceUnavailable):
+    """The database's I/O failed (a disk error, a file that can no longer be written). Nothing of
+    the write was kept; a retry may succeed once the operator has repaired the storage."""
+
+    code = "storage_failed"

@@ -75,6 +75,37 @@ class Settings(BaseSettings):
         ge=0,
         le=60,
     )
+    rate_limit_per_principal: str = Field(
+        "",
+        description=(
+            "Most requests one principal (API key) may make, as `N/second` or `N/minute`; more"
+            " get 429 with `Retry-After`. Counted per server process. Default: no limit."
+        ),
+    )
+    rate_limit_per_scope: str = Field(
+        "",
+        description=(
+            "Most requests naming one scope (any store, any principal) per `N/second` or"
+            " `N/minute`; more get 429 with `Retry-After`. Counted per server process. Default:"
+            " no limit."
+        ),
+    )
+    max_memories_per_scope: int = Field(
+        0,
+        description=(
+            "Most memories (and entries) one scope of a store may hold; a write past it is"
+            " refused with 403 `quota_exceeded`. 0: unlimited."
+        ),
+        ge=0,
+    )
+    max_scopes_per_store: int = Field(
+        0,
+        description=(
+            "Most scopes holding memories one store may have; a write that would start another"
+            " is refused with 403 `quota_exceeded`. 0: unlimited."
+        ),
+        ge=0,
+    )
     strict_models: bool = Field(
         False,
         description=(
@@ -114,6 +145,15 @@ class Settings(BaseSettings):
     sqlite_synchronous: str = Field(
         "FULL",
         description="SQLite `synchronous` pragma: FULL (durable on power loss) or NORMAL.",
+    )
+    sqlite_max_pages: int = Field(
+        0,
+        ge=0,
+        description=(
+            "SQLite: a cap on the database's size, in pages of 4 KiB (`max_page_count`); 0: no"
+            " cap. A write past it fails with 507 `storage_full` and keeps nothing, as on a full"
+            " disk."
+        ),
     )
     postgres_pool_size: int = Field(
         10,
@@ -231,6 +271,14 @@ class Settings(BaseSettings):
         value = value.strip().lower()
         if value not in {"", "offline", "llm"}:
             raise ValueError("must be offline or llm")
+        return value
+
+    @field_validator("rate_limit_per_principal", "rate_limit_per_scope")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value and not re.fullmatch(r"[1-9][0-9]*/(second|minute)", value):
+            raise ValueError("must be N/second or N/minute (N at least 1), or empty for no limit")
         return value
 
     @field_validator("auth")

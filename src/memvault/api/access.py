@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from memvault.api.auth import caller
+from memvault.api.limits import RateLimits, request_limits
 from memvault.engine.access import AccessPolicy, ListPage
 from memvault.models import MemoryStore, Page, Principal
 
@@ -25,6 +26,7 @@ from memvault.models import MemoryStore, Page, Principal
 class RequestAccess:
     policy: AccessPolicy
     principal: Principal
+    limits: RateLimits | None = None
 
     async def require(self, privilege: str, store: MemoryStore) -> None:
         await self.policy.require(self.principal, privilege, store)
@@ -33,7 +35,11 @@ class RequestAccess:
         await self.policy.require_on_schema(self.principal, privilege, project)
 
     def require_scope(self, scope: object) -> None:
+        """The caller may use ``scope``; also counts the request against the scope's rate
+        limit (:mod:`memvault.api.limits`)."""
         self.policy.require_scope(self.principal, scope)
+        if self.limits is not None:
+            self.limits.admit_scope(scope)
 
     def require_all_scopes(self, action: str) -> None:
         self.policy.require_all_scopes(self.principal, action)
@@ -50,7 +56,7 @@ class RequestAccess:
 
 
 async def request_access(request: Request) -> RequestAccess:
-    return RequestAccess(request.app.state.access, caller(request))
+    return RequestAccess(request.app.state.access, caller(request), request_limits(request))
 
 
 Access = Annotated[RequestAccess, Depends(request_access)]

@@ -13,6 +13,7 @@ from memvault import __version__
 from memvault.api.admin import router as admin_router
 from memvault.api.agents.routes import router as agents_router
 from memvault.api.auth import Authenticator, authenticate
+from memvault.api.limits import RateLimits, limit_principal
 from memvault.api.databricks.conversations import router as conversations_router
 from memvault.api.databricks.errors import PREFIX as DATABRICKS_PREFIX
 from memvault.api.databricks.errors import databricks_error_body
@@ -88,11 +89,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="memvault",
         version=__version__,
         lifespan=lifespan,
-        dependencies=[Depends(authenticate)],
+        dependencies=[Depends(authenticate), Depends(limit_principal)],
     )
     app.state.settings = settings
     app.state.authenticator = Authenticator(
         settings.auth, settings.api_key_list, None, cache_seconds=settings.auth_cache_seconds
+    )
+    app.state.rate_limits = RateLimits(
+        settings.rate_limit_per_principal, settings.rate_limit_per_scope
     )
     app.state.ready = False
     app.state.error_renderers = {DATABRICKS_PREFIX: databricks_error_body}

@@ -16,7 +16,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from memvault.errors import InvalidRequest, MemvaultError, MethodNotAllowed, NotFound, Unauthorized
+from memvault.errors import (
+    InvalidRequest,
+    MemvaultError,
+    MethodNotAllowed,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +66,8 @@ def render_error(request: Request, error: MemvaultError) -> JSONResponse:
     headers = {"x-request-id": req_id}
     if isinstance(error, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(error.retry_after)
     return JSONResponse(renderer(error, req_id), status_code=error.status_code, headers=headers)
 
 

@@ -90,6 +90,7 @@ from memvault.storage.audit import AuditEntry, append_audit_postgres, list_audit
 from memvault.storage.base import Order
 from memvault.storage.migrations import apply_postgres
 from memvault.storage.operations import check_operation, gone
+from memvault.storage.quotas import NO_QUOTAS, Quotas
 from memvault.storage.rows import (
     check_limit,
     dump_json,
@@ -275,6 +276,7 @@ class PostgresStore:
         self.url = url
         self.exact_search_rows = settings.postgres_exact_search_rows
         self.ef_search = settings.postgres_ef_search
+        self._quotas = Quotas.from_settings(settings)
         self._pool = AsyncConnectionPool(
             url,
             min_size=min(settings.postgres_pool_min_size, settings.postgres_pool_size),
@@ -517,7 +519,7 @@ class PostgresStore:
             return []
 
         async def add(conn: Conn) -> list[Memory]:
-            write = ScopeWrite(conn, store_id, scope, now())
+            write = ScopeWrite(conn, store_id, scope, now(), self._quotas)
             return await write.insert_many(memories)
 
         return await self._run(Guard.scoped(store_id, scope), add)
@@ -826,7 +828,7 @@ class PostgresStore:
                 scope = record.memory.scope
                 write = writes.get(scope)
                 if write is None:
-                    write = writes[scope] = ScopeWrite(conn, store_id, scope, ts)
+                    write = writes[scope] = ScopeWrite(conn, store_id, scope, ts, self._quotas)
                 memory = await write.restore(record.memory, record.history)
                 if memory is not None:
                     imported.append(memory)
@@ -893,7 +895,7 @@ class PostgresStore:
                 scope = record.entry.scope
                 write = writes.get(scope)
                 if write is None:
-                    write = writes[scope] = ScopeWrite(conn, store_id, scope, ts)
+                    write = writes[scope] = ScopeWrite(conn, store_id, scope, ts, self._quotas)
                 entry = await write.restore_entry(record.entry, record.history)
                 if entry is not None:
                     imported.append(entry)
@@ -1031,7 +1033,7 @@ class PostgresStore:
         async def complete(conn: Conn) -> UpdateJob:
             await _held_update(conn, update_id, worker_id, store_id=store_id, scope=scope)
             ts = now()
-            write = ScopeWrite(conn, store_id, scope, ts)
+            write = ScopeWrite(conn, store_id, scope, ts, self._quotas)
             reported = []
             for operation in operations:
                 done = await _apply_operation(write, operation, update_id)
@@ -1094,7 +1096,8 @@ class PostgresStore:
 
     async def create_entry(self, store_id: str, scope: str, entry: NewEntry) -> MemoryEntry:
         async def create(conn: Conn) -> MemoryEntry:
-            return await ScopeWrite(conn, store_id, scope, now()).insert_entry(entry)
+            write = ScopeWrite(conn, store_id, scope, now(), self._quotas)
+            return await write.insert_entry(entry)
 
         return await self._run(Guard.scoped(store_id, scope), create)
 
@@ -1352,12 +1355,56 @@ class ScopeWrite:
     UPDATE``), so a version check and the write that follows it see the same row.
     """
 
-    def __init__(self, conn: Conn, store_id: str, scope: str, ts: int) -> None:
+    def __init__(
+        self, conn: Conn, store_id: str, scope: str, ts: int, quotas: Quotas = NO_QUOTAS
+    ) -> None:
         self.conn = conn
         self.store_id = store_id
         self.scope = scope
         self.ts = ts
+        self.quotas = quotas
         self._dim: int | None = None
+
+    async def _take_slots(self, count: int) -> None:
+        """Room for ``count`` more rows in the scope (``QuotaExceeded`` if not). Writers of one
+        scope serialise on a transaction-scoped advisory lock (its own key space: two int4
+        keys), so the count cannot change before this transaction commits."""
+        if not self.quotas.limited:
+            return
+        await self.conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('memvault.quota.' || %s), hashtext(%s))",
+            (self.store_id, self.scope),
+        )
+        row = await _fetchone(
+            self.conn, "SELECT COUNT(*) AS held FROM memories WHERE store_id = %s AND scope = %s",
+            (self.store_id, self.scope),
+        )  # fmt: skip
+        assert row is not None
+        for taken in range(count):
+            self.quotas.check_scope(self.scope, row["held"] + taken)
+        if row["held"] == 0 and self.quotas.scopes_per_store:
+            await self.conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('memvault.quota.store'), hashtext(%s))",
+                (self.store_id,),
+            )
+            # The guard shows this transaction one scope; the count needs the store's others
+            # (their names stay in this method), so it widens to the store and back.
+            guard = await _fetchone(
+                self.conn, "SELECT current_setting('memvault.all_scopes', true) AS was"
+            )
+            assert guard is not None
+            await self.conn.execute("SELECT set_config('memvault.all_scopes', 'on', true)")
+            counted = await _fetchone(
+                self.conn,
+                "SELECT COUNT(DISTINCT scope) AS others FROM memories"
+                " WHERE store_id = %s AND scope <> %s",
+                (self.store_id, self.scope),
+            )  # fmt: skip
+            await self.conn.execute(
+                "SELECT set_config('memvault.all_scopes', %s, true)", (guard["was"] or "",)
+            )
+            assert counted is not None
+            self.quotas.check_new_scope(self.scope, counted["others"])
 
     async def dim(self) -> int:
         """The store's embedding dimension. Raises ``StoreNotFound``."""
@@ -1380,6 +1427,7 @@ class ScopeWrite:
     async def insert_many(self, memories: Sequence[NewMemory]) -> list[Memory]:
         """Insert ``memories`` at version 1, in order."""
         dim = await self.dim()
+        await self._take_slots(len(memories))
         rows = []
         for new in memories:
             rows.append({
@@ -1421,6 +1469,7 @@ class ScopeWrite:
         if memory.embedding is None:
             raise InvalidRequest(f"memory {memory.id!r} has no embedding", param="embedding")
         vector = _vector_param(memory.embedding, await self.dim())
+        await self._take_slots(1)
         row = await _fetchone(
             self.conn,
             "INSERT INTO memories (store_id, id, scope, kind, content, embedding, status,"
@@ -1509,6 +1558,7 @@ class ScopeWrite:
     async def insert_entry(self, new: NewEntry) -> MemoryEntry:
         """Insert an entry at version 1. Raises ``EntryAlreadyExists``."""
         vector = _vector_param(new.embedding, await self.dim())
+        await self._take_slots(1)
         row = await _fetchone(
             self.conn,
             "INSERT INTO memories (id, store_id, scope, kind, content, embedding, status,"
@@ -1540,6 +1590,7 @@ class ScopeWrite:
         if entry.embedding is None:
             raise InvalidRequest(f"entry {entry.path!r} has no embedding", param="embedding")
         vector = _vector_param(entry.embedding, await self.dim())
+        await self._take_slots(1)
         entry_id = entry.id
         taken = await _fetchone(
             self.conn, "SELECT 1 AS taken FROM memories WHERE store_id = %s AND id = %s",

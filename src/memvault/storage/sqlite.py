@@ -77,6 +77,7 @@ from memvault.storage.audit import AuditEntry, append_audit_sqlite, list_audit_s
 from memvault.storage.base import Order
 from memvault.storage.migrations import apply_sqlite
 from memvault.storage.operations import check_operation, gone
+from memvault.storage.quotas import NO_QUOTAS, Quotas
 from memvault.storage.rows import (
     check_limit,
     dump_json,
@@ -188,9 +189,11 @@ class SQLiteStore:
             synchronous=settings.sqlite_synchronous,
             readers=readers,
             max_batch=64 if group_commit else 1,
+            max_pages=settings.sqlite_max_pages,
             setup=apply_sqlite,
         )
         self._vectors = VectorCache(settings.vector_cache_mb * 1024 * 1024)
+        self._quotas = Quotas.from_settings(settings)
         self._load_locks = [threading.Lock() for _ in range(16)]
 
     @property
@@ -355,7 +358,7 @@ class SQLiteStore:
             return []
 
         def add(tx: WriteContext) -> list[Memory]:
-            write = ScopeWrite(tx.conn, store_id, scope, now())
+            write = ScopeWrite(tx.conn, store_id, scope, now(), self._quotas)
             added = [write.insert(memory) for memory in memories]
             self._finish(tx, write)
             return added
@@ -707,7 +710,7 @@ class SQLiteStore:
             conn = tx.conn
             _held_update(conn, update_id, worker_id, store_id=store_id, scope=scope)
             ts = now()
-            write = ScopeWrite(conn, store_id, scope, ts)
+            write = ScopeWrite(conn, store_id, scope, ts, self._quotas)
             reported = []
             for operation in operations:
                 done = _apply_operation(write, operation, update_id)
@@ -762,7 +765,7 @@ class SQLiteStore:
 
     async def create_entry(self, store_id: str, scope: str, entry: NewEntry) -> MemoryEntry:
         def create(tx: WriteContext) -> MemoryEntry:
-            write = ScopeWrite(tx.conn, store_id, scope, now())
+            write = ScopeWrite(tx.conn, store_id, scope, now(), self._quotas)
             created = write.insert_entry(entry)
             self._finish(tx, write)
             return created
@@ -971,7 +974,9 @@ class SQLiteStore:
                     continue
                 write = writes.get(memory.scope)
                 if write is None:
-                    write = writes[memory.scope] = ScopeWrite(tx.conn, store_id, memory.scope, ts)
+                    write = writes[memory.scope] = ScopeWrite(
+                        tx.conn, store_id, memory.scope, ts, self._quotas
+                    )
                 imported.append(write.restore(memory, record.history))
             for write in writes.values():
                 self._finish(tx, write)
@@ -1047,7 +1052,9 @@ class SQLiteStore:
                         entry = dataclasses.replace(entry, id=new_id("entry"))
                 write = writes.get(entry.scope)
                 if write is None:
-                    write = writes[entry.scope] = ScopeWrite(tx.conn, store_id, entry.scope, ts)
+                    write = writes[entry.scope] = ScopeWrite(
+                        tx.conn, store_id, entry.scope, ts, self._quotas
+                    )
                 imported.append(write.restore_entry(entry, record.history))
             for write in writes.values():
                 self._finish(tx, write)
@@ -1114,10 +1121,14 @@ class ScopeWrite:
     are collected and applied after commit (:meth:`SQLiteStore._finish`, :meth:`apply_to`).
     """
 
-    def __init__(self, conn: sqlite3.Connection, store_id: str, scope: str, ts: int) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, store_id: str, scope: str, ts: int,
+        quotas: Quotas = NO_QUOTAS,
+    ) -> None:
         self.conn = conn
         self.key: ScopeKey = (store_id, scope)
         self.ts = ts
+        self.quotas = quotas
         self.versions: tuple[Version | None, Version] | None = None
         self._dim: int | None = None
         # The final state of each touched row in the index: a row to upsert, or None to remove.
@@ -1129,6 +1140,22 @@ class ScopeWrite:
         if self._dim is None:
             self._dim = _store_dimension(self.conn, self.key[0])
         return self._dim
+
+    def _take_slot(self) -> None:
+        """Room for one more row in the scope, by the quotas. Raises ``QuotaExceeded``."""
+        if not self.quotas.limited:
+            return
+        store_id, scope = self.key
+        [held] = self.conn.execute(
+            "SELECT COUNT(*) FROM memories WHERE store_id = ? AND scope = ?", (store_id, scope)
+        ).fetchone()
+        self.quotas.check_scope(scope, held)
+        if held == 0 and self.quotas.scopes_per_store:
+            [others] = self.conn.execute(
+                "SELECT COUNT(DISTINCT scope) FROM memories WHERE store_id = ? AND scope != ?",
+                (store_id, scope),
+            ).fetchone()
+            self.quotas.check_new_scope(scope, others)
 
     def _bump(self) -> int:
         """Bump the scope's generation (the first time only); returns the scope's row id."""
@@ -1148,6 +1175,7 @@ class ScopeWrite:
 
     def insert(self, new: NewMemory) -> Memory:
         """Insert ``new`` at version 1."""
+        self._take_slot()
         store_id, scope = self.key
         kind, status = MemoryKind(new.kind), MemoryStatus(new.status)
         blob = embedding_blob(new.embedding, self.dim)
@@ -1185,6 +1213,7 @@ class ScopeWrite:
         store_id, scope = self.key
         if memory.embedding is None:
             raise InvalidRequest(f"memory {memory.id!r} has no embedding", param="embedding")
+        self._take_slot()
         kind, status = MemoryKind(memory.kind), MemoryStatus(memory.status)
         blob = embedding_blob(memory.embedding, self.dim)
         token = scope_token(self._bump())
@@ -1227,6 +1256,7 @@ class ScopeWrite:
         store_id, scope = self.key
         if entry.embedding is None:
             raise InvalidRequest(f"entry {entry.path!r} has no embedding", param="embedding")
+        self._take_slot()
         blob = embedding_blob(entry.embedding, self.dim)
         token = scope_token(self._bump())
         cursor = self.conn.execute(
@@ -1345,6 +1375,7 @@ class ScopeWrite:
             raise EntryAlreadyExists(
                 f"an entry already exists at {new.path!r} in this scope", param="path"
             )
+        self._take_slot()
         token = scope_token(self._bump())
         entry_id = new_id("entry")
         cursor = self.conn.execute(

@@ -5,8 +5,11 @@ does), so SQLite's one-writer rule never turns into ``database is locked`` insid
 The writer *group-commits*: it takes the task at the head of the queue plus whatever else is
 already waiting (up to ``max_batch``) and runs them in one ``BEGIN IMMEDIATE`` transaction, each in
 its own ``SAVEPOINT``. A task that raises is rolled back to its savepoint and its caller gets the
-exception; the others commit. Every caller is answered only after ``COMMIT`` returned, so a
-returned write is durable (per ``synchronous``), and one fsync is shared by the whole batch.
+exception; the others commit. Some errors (a full disk, failing I/O) make SQLite roll back the
+whole transaction, and a ``COMMIT`` can fail too: then each task of the batch runs again alone, so
+one failing write never fails nor loses the others. Every caller is answered only after ``COMMIT``
+returned, so a returned write is durable (per ``synchronous``), and one fsync is shared by the
+whole batch.
 
 Reads run on a small thread pool; each thread has its own ``query_only`` connection. In WAL mode
 readers never block the writer nor each other.
@@ -26,7 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from memvault.errors import InvalidRequest, MemvaultError, ServiceUnavailable
+from memvault.errors import (
+    InvalidRequest,
+    MemvaultError,
+    ServiceUnavailable,
+    StorageFailed,
+    StorageFull,
+)
 
 T = TypeVar("T")
 
@@ -73,8 +82,16 @@ def translate_error(exc: BaseException) -> BaseException:
     if not isinstance(exc, sqlite3.Error):
         return exc
     message = str(exc)
-    if isinstance(exc, sqlite3.OperationalError) and ("locked" in message or "busy" in message):
-        error: MemvaultError = ServiceUnavailable(
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    error: MemvaultError
+    if name == "SQLITE_FULL":
+        error = StorageFull(
+            "the database is full (no disk space, or its size cap); nothing was written"
+        )
+    elif name.startswith(("SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN")):
+        error = StorageFailed(f"the database could not be written ({message}); nothing was written")
+    elif isinstance(exc, sqlite3.OperationalError) and ("locked" in message or "busy" in message):
+        error = ServiceUnavailable(
             "the database is busy (another process holds its write lock); retry"
         )
     else:
@@ -88,6 +105,8 @@ class SQLiteDatabase:
 
     ``setup`` runs once on the write connection before any task (migrations).
     ``max_batch=1`` turns group commit off: one transaction per write (the benchmark's baseline).
+    ``max_pages`` caps the database's size (``PRAGMA max_page_count``, set on the write connection
+    after ``setup``); 0 leaves it uncapped.
     """
 
     def __init__(
@@ -98,6 +117,7 @@ class SQLiteDatabase:
         busy_timeout_ms: int = 5_000,
         readers: int = 4,
         max_batch: int = 64,
+        max_pages: int = 0,
         setup: Callable[[sqlite3.Connection], Any] | None = None,
     ) -> None:
         if synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
@@ -106,6 +126,7 @@ class SQLiteDatabase:
         self.synchronous = synchronous.upper()
         self.busy_timeout_ms = busy_timeout_ms
         self.max_batch = max(1, max_batch)
+        self.max_pages = max(0, max_pages)
         self.stats = WriterStats()
         self._readers = readers
         self._setup = setup
@@ -193,6 +214,8 @@ class SQLiteDatabase:
                 conn.execute("PRAGMA foreign_keys = ON")
                 if self._setup is not None:
                     self._setup(conn)
+                if self.max_pages:
+                    conn.execute(f"PRAGMA max_page_count = {int(self.max_pages)}")
             except BaseException as exc:
                 ready.set_exception(exc)
                 return
@@ -219,8 +242,14 @@ class SQLiteDatabase:
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_WriteTask]) -> None:
         # Once marked running, a task can no longer be cancelled by its caller.
         tasks = [task for task in batch if task.future.set_running_or_notify_cancel()]
-        if not tasks:
-            return
+        if tasks and not self._run_tasks(conn, tasks):
+            for task in tasks:
+                self._run_tasks(conn, [task])
+
+    def _run_tasks(self, conn: sqlite3.Connection, tasks: list[_WriteTask]) -> bool:
+        """Run ``tasks`` in one transaction and answer their callers. Returns False, answering
+        nobody, when several tasks were lost together (the transaction rolled back as a whole, or
+        its COMMIT failed): the caller then runs each again alone."""
         done: list[tuple[_WriteTask, Any, list[Callable[[], None]]]] = []
         failed: list[tuple[_WriteTask, BaseException]] = []
         try:
@@ -232,7 +261,7 @@ class SQLiteDatabase:
                     result = task.fn(context)
                 except Exception as exc:
                     # Some errors (disk full, I/O) make SQLite roll back the whole transaction:
-                    # then the tasks before this one are lost too, and the batch fails as a whole.
+                    # the tasks before this one are lost too, and each runs again alone.
                     if not conn.in_transaction:
                         raise
                     conn.execute("ROLLBACK TO task")
@@ -248,13 +277,10 @@ class SQLiteDatabase:
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:
                     log.exception("ROLLBACK failed")
-            failed_tasks = {id(task) for task, _ in failed}
-            for task in tasks:
-                if id(task) not in failed_tasks:
-                    task.future.set_exception(translate_error(_copy_error(exc)))
-            for task, task_exc in failed:
-                task.future.set_exception(translate_error(task_exc))
-            return
+            if len(tasks) > 1:
+                return False
+            tasks[0].future.set_exception(translate_error(exc))
+            return True
         self.stats.transactions += 1
         self.stats.tasks += len(tasks)
         for _, _, callbacks in done:
@@ -267,6 +293,7 @@ class SQLiteDatabase:
             task.future.set_result(result)
         for task, exc in failed:
             task.future.set_exception(translate_error(exc))
+        return True
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -297,14 +324,3 @@ class SQLiteDatabase:
                 conn.execute("ROLLBACK")
             raise translate_error(exc) from exc
 
-
-def _copy_error(exc: BaseException) -> BaseException:
-    """A fresh exception per caller: one object raised in several tasks would tangle their
-    tracebacks."""
-    if isinstance(exc, sqlite3.Error):
-        copy = type(exc)(*exc.args)
-        copy.__cause__ = exc
-        return copy
-    copy_error = MemvaultError(f"the write transaction failed: {exc}")
-    copy_error.__cause__ = exc
-    return copy_error

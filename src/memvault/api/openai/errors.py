@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from memvault.api.errors import request_id
-from memvault.errors import InvalidRequest, MemvaultError, NotFound, Unauthorized
+from memvault.errors import InvalidRequest, MemvaultError, NotFound, RateLimited, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ def render_openai_error(request: Request, error: MemvaultError) -> JSONResponse:
     headers = {"x-request-id": req_id}
     if isinstance(error, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(error.retry_after)
     return JSONResponse(
         openai_error_body(error, req_id), status_code=error.status_code, headers=headers
     )

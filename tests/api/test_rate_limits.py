@@ -1,0 +1,148 @@
+"""Rate limits per principal and per scope: exactly N admitted per window, however many
+requests arrive at once; the rest get 429 with ``Retry-After`` in the face's error shape."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from memvault.api.app import create_app
+from memvault.api.limits import Rate, SlidingWindowLimiter
+from memvault.errors import RateLimited
+from memvault.settings import Settings
+from tests.conftest import FOUNDRY, make_settings
+from tests.support.server import LiveServer
+
+N = 8
+
+
+def _retry_after(response: httpx.Response) -> int:
+    value = int(response.headers["retry-after"])
+    assert value >= 1
+    return value
+
+
+def test_the_window_admits_exactly_n_of_many_concurrent_calls() -> None:
+    limiter = SlidingWindowLimiter(Rate(N, 60.0), "principal")
+
+    def call(_: int) -> bool:
+        try:
+            limiter.admit("k")
+        except RateLimited as error:
+            assert 1 <= error.retry_after <= 60
+            return False
+        return True
+
+    with ThreadPoolExecutor(64) as pool:
+        outcomes = list(pool.map(call, range(3 * N * 8)))
+    assert outcomes.count(True) == N
+
+
+def test_the_window_slides_and_retry_after_says_when() -> None:
+    clock = [100.0]
+    limiter = SlidingWindowLimiter(Rate(2, 1.0), "scope", clock=lambda: clock[0])
+    limiter.admit("a")
+    clock[0] = 100.4
+    limiter.admit("a")
+    limiter.admit("b")  # keys count apart
+    with pytest.raises(RateLimited) as refused:
+        limiter.admit("a")
+    assert refused.value.retry_after == 1  # 0.6 s rounds up to a whole second
+    clock[0] = 101.0  # the first call has left the window
+    limiter.admit("a")
+    with pytest.raises(RateLimited):
+        limiter.admit("a")
+
+
+@pytest.mark.parametrize("bad", ["5/hour", "0/second", "-1/minute", "ten/second", "5"])
+def test_a_malformed_rate_is_refused_at_startup(bad: str) -> None:
+    with pytest.raises(ValidationError):
+        Settings(rate_limit_per_principal=bad)
+
+
+async def test_per_principal_limit_admits_exactly_n_of_3n_concurrent(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "data", api_keys="k1,k2",
+                             rate_limit_per_principal=f"{N}/minute")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            k1 = {"Authorization": "Bearer k1"}
+            responses = await asyncio.gather(*(
+                client.get(f"{FOUNDRY}/memory_stores", headers=k1) for _ in range(3 * N)
+            ))
+            statuses = [r.status_code for r in responses]
+            assert statuses.count(200) == N and statuses.count(429) == 2 * N
+            refused = next(r for r in responses if r.status_code == 429)
+            assert 1 <= _retry_after(refused) <= 60
+            error = refused.json()["error"]
+            assert error["code"] == "rate_limited" and "8 requests per minute" in error["message"]
+
+            # Another principal has its own budget; health checks are never limited.
+            other = await client.get(f"{FOUNDRY}/memory_stores", headers={"api-key": "k2"})
+            assert other.status_code == 200
+            assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_per_scope_limit_counts_each_scope_across_faces(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "data", rate_limit_per_scope="3/minute")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            body = {"name": "notes", "definition": {"chat_model": "gpt-4.1",
+                                                    "embedding_model": "text-embedding-3-small"}}
+            assert (await client.post(f"{FOUNDRY}/memory_stores", json=body)).status_code == 200
+            items = f"{FOUNDRY}/memory_stores/notes/items"
+            for i in range(3):
+                added = await client.post(items, json={"scope": "alice", "content": f"fact {i}",
+                                                       "kind": "user_profile"})
+                assert added.status_code == 200, added.text
+            refused = await client.post(items, json={"scope": "alice", "content": "one more",
+                                                     "kind": "user_profile"})
+            assert refused.status_code == 429 and _retry_after(refused) >= 1
+            assert refused.json()["error"]["code"] == "rate_limited"
+            # Refused means not written.
+            listed = await client.get(f"{items}:list", params={"scope": "bob"})
+            assert listed.status_code == 200 and listed.json()["data"] == []
+
+            # The Databricks face counts the same scope, and answers in its own shape.
+            entries = "/api/2.1/unity-catalog/memory-stores/main.default.notes/entries"
+            for _ in range(3):
+                ok = await client.get(entries, params={"scope": "carol"})
+                assert ok.status_code == 200, ok.text
+            limited = await client.get(entries, params={"scope": "carol"})
+            assert limited.status_code == 429 and _retry_after(limited) >= 1
+            assert limited.json()["error_code"] == "RESOURCE_EXHAUSTED"
+            again = await client.get(entries, params={"scope": "alice"})
+            assert again.status_code == 429
+
+
+@pytest.fixture(scope="module")
+def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    env = {"MEMVAULT_API_KEYS": "k1,k2", "MEMVAULT_RATE_LIMIT_PER_PRINCIPAL": f"{N}/minute",
+           "MEMVAULT_WORKER": "false"}
+    with LiveServer(tmp_path_factory.mktemp("rate-limits") / "data", env=env) as live:
+        yield live
+
+
+def test_live_server_admits_exactly_n_of_64_concurrent(limited_server: LiveServer) -> None:
+    def get(_: int) -> httpx.Response:
+        with httpx.Client(base_url=limited_server.url, timeout=60,
+                          headers={"Authorization": "Bearer k1"}) as http:
+            return http.get(f"{FOUNDRY}/memory_stores")
+
+    with ThreadPoolExecutor(64) as pool:
+        responses = list(pool.map(get, range(64)))
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(200) == N and statuses.count(429) == 64 - N
+    for response in responses:
+        if response.status_code == 429:
+            assert 1 <= _retry_after(response) <= 60
+            assert response.json()["error"]["code"] == "rate_limited"
