@@ -330,6 +330,27 @@ async def test_memory_calls_never_see_entries(store: Store) -> None:
     assert [h.entry.id for h in found_entries.by_text] == [entry.id]
 
 
+async def test_entry_text_search_finds_entries_behind_many_memory_matches(store: Store) -> None:
+    # Memories share the full-text index and match "tea" better than any entry does; the
+    # entries must still fill the page.
+    store_id = await make_store(store)
+    await store.add_memories(
+        store_id, "u", [new_memory("tea tea tea", seed=i) for i in range(12)]
+    )
+    wanted = [
+        await store.create_entry(store_id, "u", new_entry(
+            f"/memories/drinks/{i}.md", f"once had tea with friend number {i}",
+            "a long afternoon in the garden with cake", seed=20 + i,
+        ))  # fmt: skip
+        for i in range(4)
+    ]
+    found = await store.search_entry_candidates(
+        store_id, "u", text="tea", embedding=None, limit=3
+    )
+    assert len(found.by_text) == 3
+    assert {hit.entry.id for hit in found.by_text} <= {entry.id for entry in wanted}
+
+
 async def test_delete_scope_deletes_entries_of_that_scope_only(store: Store) -> None:
     store_id = await make_store(store)
     await store.add_memories(store_id, "u1", [new_memory(seed=1)])

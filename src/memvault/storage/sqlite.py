@@ -24,7 +24,7 @@ import hashlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -482,6 +482,44 @@ class SQLiteStore:
 
         return await self._db.read(history)
 
+    def _scope_head(self, conn: sqlite3.Connection, key: ScopeKey) -> tuple[int, int, int] | None:
+        """``(scope id, generation, store dimension)`` of the scope, or None when it holds
+        nothing (then its cached vectors, if any, are dropped)."""
+        head = conn.execute(
+            "SELECT s.id, s.generation, ms.embedding_dimension FROM scopes AS s"
+            " JOIN memory_stores AS ms ON ms.id = s.store_id"
+            " WHERE s.store_id = ? AND s.scope = ?",
+            key,
+        ).fetchone()
+        if head is None:
+            self._vectors.drop(key)
+        return head
+
+    def _nearest(
+        self,
+        conn: sqlite3.Connection,
+        key: ScopeKey,
+        head: tuple[int, int, int],
+        query: np.ndarray | None,
+        *,
+        kinds: Collection[MemoryKind | str],
+        now: int,
+        limit: int,
+    ) -> list[tuple[int, float]]:
+        """The ``limit`` rows of ``kinds`` nearest ``query`` in the scope's vector index, as
+        ``(seq, cosine)``; none without a query. Raises ``InvalidRequest`` on a query of
+        another dimension than the store's."""
+        if query is None:
+            return []
+        scope_id, generation, dim = head
+        if query.shape != (dim,):
+            raise InvalidRequest(
+                f"query embedding has shape {query.shape}, the store's model gives ({dim},)",
+                param="embedding",
+            )
+        index = self._scope_vectors(conn, key, (scope_id, generation), dim)
+        return index.search(query, kinds=kinds, now=now, limit=limit)
+
     async def search_candidates(
         self,
         store_id: str,
@@ -501,31 +539,13 @@ class SQLiteStore:
         def search(conn: sqlite3.Connection) -> SearchCandidates:
             ts = now()
             with _read_transaction(conn):
-                head = conn.execute(
-                    "SELECT s.id, s.generation, ms.embedding_dimension FROM scopes AS s"
-                    " JOIN memory_stores AS ms ON ms.id = s.store_id"
-                    " WHERE s.store_id = ? AND s.scope = ?",
-                    (store_id, scope),
-                ).fetchone()
-                if head is None:
-                    self._vectors.drop(key)
+                head = self._scope_head(conn, key)
+                if head is None or limit < 1 or not kinds:
                     return SearchCandidates(by_vector=[], by_text=[])
-                if limit < 1 or not kinds:
-                    return SearchCandidates(by_vector=[], by_text=[])
-                scope_id, generation, dim = head
-                by_vector = []
-                if query is not None:
-                    if query.shape != (dim,):
-                        raise InvalidRequest(
-                            f"query embedding has shape {query.shape}, the store's model gives"
-                            f" ({dim},)",
-                            param="embedding",
-                        )
-                    index = self._scope_vectors(conn, key, (scope_id, generation), dim)
-                    hits = index.search(query, kinds=kinds, now=ts, limit=limit)
-                    by_vector = _scored_rows(conn, store_id, scope, hits, ts)
+                hits = self._nearest(conn, key, head, query, kinds=kinds, now=ts, limit=limit)
+                by_vector = _scored_rows(conn, store_id, scope, hits, ts)
                 by_text = []
-                match = fts.scope_match(scope_token(scope_id), text)
+                match = fts.scope_match(scope_token(head[0]), text)
                 if match is not None:
                     rows = _text_matches(
                         conn,
@@ -858,36 +878,24 @@ class SQLiteStore:
 
         def search(conn: sqlite3.Connection) -> EntryCandidates:
             with _read_transaction(conn):
-                head = conn.execute(
-                    "SELECT s.id, s.generation, ms.embedding_dimension FROM scopes AS s"
-                    " JOIN memory_stores AS ms ON ms.id = s.store_id"
-                    " WHERE s.store_id = ? AND s.scope = ?",
-                    (store_id, scope),
-                ).fetchone()
+                head = self._scope_head(conn, key)
                 if head is None or limit < 1:
                     return EntryCandidates(by_vector=[], by_text=[])
-                scope_id, generation, dim = head
-                by_vector: list[ScoredEntry] = []
-                if query is not None:
-                    if query.shape != (dim,):
-                        raise InvalidRequest(
-                            f"query embedding has shape {query.shape}, the store's model gives"
-                            f" ({dim},)",
-                            param="embedding",
-                        )
-                    index = self._scope_vectors(conn, key, (scope_id, generation), dim)
-                    hits = index.search(query, kinds=[ENTRY_KIND], now=now(), limit=limit)
-                    by_vector = _scored_entries(conn, store_id, scope, hits)
+                hits = self._nearest(
+                    conn, key, head, query, kinds=[ENTRY_KIND], now=now(), limit=limit
+                )
+                by_vector = _scored_entries(conn, store_id, scope, hits)
                 by_text: list[ScoredEntry] = []
-                match = fts.scope_match(scope_token(scope_id), text)
+                match = fts.scope_match(scope_token(head[0]), text)
                 if match is not None:
-                    rows = conn.execute(
-                        f"SELECT {_E_COLUMNS}, bm25(memories_fts, 0.0, 1.0) AS text_rank"
-                        " FROM memories_fts JOIN memories AS m ON m.seq = memories_fts.rowid"
-                        " WHERE memories_fts MATCH ? AND m.store_id = ? AND m.scope = ?"
-                        f" AND m.kind = '{ENTRY_KIND}' ORDER BY text_rank LIMIT ?",
-                        (match, store_id, scope, limit),
-                    ).fetchall()
+                    rows = _text_matches(
+                        conn,
+                        match,
+                        limit,
+                        f"SELECT {_E_COLUMNS}, {{rank}} AS text_rank FROM {{source}}"
+                        f" WHERE m.store_id = ? AND m.scope = ? AND m.kind = '{ENTRY_KIND}'",
+                        (store_id, scope),
+                    )
                     by_text = [ScoredEntry(row_to_entry(r), -r["text_rank"]) for r in rows]
             return EntryCandidates(by_vector=by_vector, by_text=by_text)
 
