@@ -796,18 +796,14 @@ class PostgresStore:
                 params,
             )
             memories = [row_to_memory(row) for row in rows[:limit]]
-            revised = [m.id for m in memories if m.version > 1]
-            history: dict[str, list[MemoryRevision]] = {}
-            if revised:
-                for row in await _fetchall(
-                    conn,
-                    "SELECT * FROM memory_history WHERE store_id = %s AND memory_id = ANY(%s)"
-                    " ORDER BY memory_id, version",
-                    (store_id, revised),
-                ):
-                    history.setdefault(row["memory_id"], []).append(row_to_revision(row))
+            history = await _history_rows(
+                conn, store_id, [m.id for m in memories if m.version > 1]
+            )
             return Page(
-                [MemoryRecord(m, tuple(history.get(m.id, ()))) for m in memories],
+                [
+                    MemoryRecord(m, tuple(row_to_revision(r) for r in history.get(m.id, ())))
+                    for m in memories
+                ],
                 has_more=len(rows) > limit,
             )
 
@@ -861,20 +857,16 @@ class PostgresStore:
                 params,
             )
             entries = [row_to_entry(row) for row in rows[:limit]]
-            revised = {e.id: e.path for e in entries if e.version > 1}
-            history: dict[str, list[EntryRevision]] = {}
-            if revised:
-                for row in await _fetchall(
-                    conn,
-                    "SELECT * FROM memory_history WHERE store_id = %s AND memory_id = ANY(%s)"
-                    " ORDER BY memory_id, version",
-                    (store_id, list(revised)),
-                ):
-                    history.setdefault(row["memory_id"], []).append(
-                        row_to_entry_revision(row, revised[row["memory_id"]])
-                    )
+            history = await _history_rows(
+                conn, store_id, [e.id for e in entries if e.version > 1]
+            )
             return Page(
-                [EntryRecord(e, tuple(history.get(e.id, ()))) for e in entries],
+                [
+                    EntryRecord(
+                        e, tuple(row_to_entry_revision(r, e.path) for r in history.get(e.id, ()))
+                    )
+                    for e in entries
+                ],
                 has_more=len(rows) > limit,
             )
 
@@ -1788,6 +1780,22 @@ RETURNING u.*
 async def _fetchone(conn: Conn, sql: str, params: Any = None) -> Row | None:
     cursor: AsyncCursor[Row] = await conn.execute(sql, params, binary=True)  # type: ignore[arg-type]
     return await cursor.fetchone()
+
+
+async def _history_rows(
+    conn: Conn, store_id: str, memory_ids: list[str]
+) -> dict[str, list[Row]]:
+    """The ``memory_history`` rows of ``memory_ids`` (memories or entries), oldest first, by id."""
+    grouped: dict[str, list[Row]] = {}
+    if memory_ids:
+        for row in await _fetchall(
+            conn,
+            "SELECT * FROM memory_history WHERE store_id = %s AND memory_id = ANY(%s)"
+            " ORDER BY memory_id, version",
+            (store_id, memory_ids),
+        ):
+            grouped.setdefault(row["memory_id"], []).append(row)
+    return grouped
 
 
 async def _fetchall(conn: Conn, sql: str, params: Any = None) -> list[Row]:

@@ -940,17 +940,12 @@ class SQLiteStore:
                     (*params, limit + 1),
                 ).fetchall()
                 memories = [row_to_memory(row) for row in rows[:limit]]
-                revised = [m.id for m in memories if m.version > 1]
-                history: dict[str, list[MemoryRevision]] = {}
-                if revised:
-                    for row in conn.execute(
-                        f"SELECT * FROM memory_history WHERE memory_id IN ({_marks(len(revised))})"
-                        " AND store_id = ? ORDER BY memory_id, version",
-                        (*revised, store_id),
-                    ):
-                        history.setdefault(row["memory_id"], []).append(row_to_revision(row))
+                history = _history_rows(conn, store_id, [m.id for m in memories if m.version > 1])
             return Page(
-                [MemoryRecord(m, tuple(history.get(m.id, ()))) for m in memories],
+                [
+                    MemoryRecord(m, tuple(row_to_revision(r) for r in history.get(m.id, ())))
+                    for m in memories
+                ],
                 has_more=len(rows) > limit,
             )
 
@@ -1018,19 +1013,14 @@ class SQLiteStore:
                     (*params, limit + 1),
                 ).fetchall()
                 entries = [row_to_entry(row) for row in rows[:limit]]
-                revised = {e.id: e.path for e in entries if e.version > 1}
-                history: dict[str, list[EntryRevision]] = {}
-                if revised:
-                    for row in conn.execute(
-                        f"SELECT * FROM memory_history WHERE memory_id IN ({_marks(len(revised))})"
-                        " AND store_id = ? ORDER BY memory_id, version",
-                        (*revised, store_id),
-                    ):
-                        history.setdefault(row["memory_id"], []).append(
-                            row_to_entry_revision(row, revised[row["memory_id"]])
-                        )
+                history = _history_rows(conn, store_id, [e.id for e in entries if e.version > 1])
             return Page(
-                [EntryRecord(e, tuple(history.get(e.id, ()))) for e in entries],
+                [
+                    EntryRecord(
+                        e, tuple(row_to_entry_revision(r, e.path) for r in history.get(e.id, ()))
+                    )
+                    for e in entries
+                ],
                 has_more=len(rows) > limit,
             )
 
@@ -1652,6 +1642,21 @@ def _entry_row(conn: sqlite3.Connection, store_id: str, scope: str, path: str) -
     if row is None:
         raise EntryNotFound(f"no entry at {path!r} in this scope", param="path")
     return row
+
+
+def _history_rows(
+    conn: sqlite3.Connection, store_id: str, memory_ids: Sequence[str]
+) -> dict[str, list[sqlite3.Row]]:
+    """The ``memory_history`` rows of ``memory_ids`` (memories or entries), oldest first, by id."""
+    grouped: dict[str, list[sqlite3.Row]] = {}
+    if memory_ids:
+        for row in conn.execute(
+            f"SELECT * FROM memory_history WHERE memory_id IN ({_marks(len(memory_ids))})"
+            " AND store_id = ? ORDER BY memory_id, version",
+            (*memory_ids, store_id),
+        ):
+            grouped.setdefault(row["memory_id"], []).append(row)
+    return grouped
 
 
 def _scored_entries(
