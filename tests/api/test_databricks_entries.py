@@ -394,6 +394,7 @@ def test_every_error_path_has_the_databricks_shape_and_changes_nothing(
         ("GET", entries, {"scope": "u", "page_size": -1}, None, *invalid),
         ("GET", entries, {"scope": "u", "page_size": "x"}, None, *invalid),
         ("GET", entries, {"scope": "u", "page_token": "not-a-token"}, None, *invalid),
+        ("GET", entries, [("scope", "u"), ("scope", "v")], None, *invalid),
         ("GET", missing, q, None, 404, "RESOURCE_DOES_NOT_EXIST"),
         # update
         ("PATCH", entries, None, {"path": PREFS, "description": "x"}, *invalid),

@@ -20,6 +20,7 @@ CASES = [
     ("POST", S, {"name": ""}, None, 400, "invalid_request"),
     ("POST", S, {"name": "has space"}, None, 400, "invalid_request"),
     ("POST", S, {"name": "a:b"}, None, 400, "invalid_request"),
+    ("POST", S, {"name": "trailing-newline\n"}, None, 400, "invalid_request"),
     ("POST", S, {"name": 5}, None, 400, "invalid_request"),
     ("POST", S, {"name": "store1"}, None, 409, "conflict"),
     ("POST", S, {"name": "n1", "definition": {"kind": "graph"}}, None, 400, "invalid_request"),
@@ -33,6 +34,7 @@ CASES = [
     ("GET", S, None, {"limit": 101}, 400, "invalid_request"),
     ("GET", S, None, {"limit": "abc"}, 400, "invalid_request"),
     ("GET", S, None, {"order": "sideways"}, 400, "invalid_request"),
+    ("GET", S, None, [("limit", "1"), ("limit", "2")], 400, "invalid_request"),
     ("GET", f"{S}/missing", None, None, 404, "not_found"),
     ("POST", f"{S}/missing", {"description": "x"}, None, 404, "not_found"),
     ("DELETE", f"{S}/missing", None, None, 404, "not_found"),
@@ -81,6 +83,8 @@ CASES = [
     ("GET", f"{S}/store1/scopes", None, {"limit": 101}, 400, "invalid_request"),
     ("GET", f"{S}/store1/scopes", None, {"limit": "abc"}, 400, "invalid_request"),
     ("GET", f"{S}/store1/scopes", None, {"after": "u\x00"}, 400, "invalid_request"),
+    ("GET", f"{S}/store1/scopes", None, [("after", "a"), ("after", "b")], 400,
+     "invalid_request"),
     ("POST", f"{S}/store1/scopes", {}, None, 405, "method_not_allowed"),
     # routing
     ("GET", f"{FOUNDRY}/nowhere", None, None, 404, "not_found"),
@@ -123,6 +127,23 @@ async def test_every_error_path_has_the_contract_shape_and_changes_nothing(
         except AssertionError as exc:
             raise AssertionError(f"{method} {path} {body!r:.80}: {exc}") from None
     assert await _snapshot(client) == before
+
+
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("OPTIONS", f"{S}/store1", "DELETE, GET, POST"),
+    ("TRACE", f"{S}/store1:delete_scope", "POST"),
+    ("PUT", f"{FOUNDRY}/agents/a1", "DELETE, GET"),
+    ("PUT", "/api/2.1/unity-catalog/memory-stores/main.default.s1", "DELETE, GET, PATCH"),
+    ("PATCH", "/api/admin/audit", "GET"),
+])
+async def test_a_405_names_every_method_of_the_path(
+    client: httpx.AsyncClient, method: str, path: str, allow: str
+) -> None:
+    """(Found by schemathesis: ``Allow`` was missing, or named only the first route's methods
+    where one path has several routes.)"""
+    response = await client.request(method, path)
+    assert response.status_code == 405, response.text
+    assert response.headers["allow"] == allow
 
 
 async def test_request_id_is_echoed(client: httpx.AsyncClient) -> None:

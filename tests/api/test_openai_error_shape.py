@@ -21,6 +21,8 @@ LONG = "x" * 200_001
 
 # (method, path under the base, body or raw bytes, headers, status, code); {c} is a conversation.
 CASES = [
+    # a query parameter given twice
+    ("GET", "/conversations/{c}/items?after=a&after=b", None, {}, 400, "invalid_request"),
     # responses
     ("POST", "/responses", b"{not json", {}, 400, "invalid_request"),
     ("POST", "/responses", b"[1]", {}, 400, "invalid_request"),
@@ -166,6 +168,19 @@ async def test_unknown_paths_and_methods_under_the_face_too(client: httpx.AsyncC
         assert_openai_error(await client.delete(f"{base}/conversations"), 405,
                             "method_not_allowed")
     assert_openai_error(await client.get(f"{BASES[0]}/responses/r/x/y"), 404, "not_found")
+
+
+async def test_a_method_no_route_has_is_refused_in_openais_shape_with_allow(
+    client: httpx.AsyncClient,
+) -> None:
+    """(Found by schemathesis: TRACE under the face answered in the Foundry shape, and no 405
+    said which methods the path has.)"""
+    for base in BASES:
+        for method in ("TRACE", "PUT"):
+            response = await client.request(method, f"{base}/responses/resp_1")
+            assert_openai_error(response, 405, "method_not_allowed")
+            assert response.headers["allow"] == "DELETE, GET"
+        assert_openai_error(await client.request("TRACE", f"{base}/nowhere"), 404, "not_found")
 
 
 async def test_a_backend_without_an_agent_store_says_so(app: FastAPI,

@@ -49,7 +49,7 @@ def test_agent_names_accepted(name: str) -> None:
     assert validate_agent_name(name) == name
 
 
-@pytest.mark.parametrize("name", ["", "-a", "a-", "a--", "a_b", "x" * 64, "a b", None, 5])
+@pytest.mark.parametrize("name", ["", "-a", "a-", "a--", "a_b", "x" * 64, "a b", "a\n", None, 5])
 def test_agent_names_refused(name: object) -> None:
     with pytest.raises(InvalidRequest):
         validate_agent_name(name)

@@ -28,7 +28,7 @@ def test_locate(full_name: str, location: StoreLocation) -> None:
 @pytest.mark.parametrize(
     "full_name",
     ["notes", "main.notes", "main..notes", ".default.notes", "main.default.", "ma in.d.n",
-     "main.de/f.n", "main.default.bad name", "main._x.n", "main.default.a:b", 5, None],
+     "main.de/f.n", "main.default.bad name", "main._x.n", "main.default.a:b", "main.default.n\n", 5, None],
 )
 def test_locate_refuses_what_is_no_full_name(full_name: object) -> None:
     with pytest.raises(InvalidRequest):

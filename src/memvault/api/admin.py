@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
 
 from memvault.api.access import Access
+from memvault.api.openapi import FOUNDRY, documented
 from memvault.engine.service import MemoryService
 
 
@@ -25,11 +27,30 @@ async def _admin_only(access: Access) -> None:
 router = APIRouter(prefix="/api/admin", dependencies=[Depends(_admin_only)])
 
 
-@router.get("/audit")
+class AuditEntryOut(BaseModel):
+    object: str
+    seq: int
+    at: int
+    actor: str
+    action: str
+    target: Any
+    prev_hash: str
+    hash: str
+
+
+class AuditPageOut(BaseModel):
+    object: str
+    data: list[AuditEntryOut]
+    first_seq: int | None
+    last_seq: int | None
+    has_more: bool
+
+
+@router.get("/audit", **FOUNDRY.read(AuditPageOut))
 async def list_audit(
     request: Request,
-    after_seq: Annotated[int | None, Query()] = None,
-    limit: Annotated[int | None, Query()] = None,
+    after_seq: Annotated[int | None, Query(**documented(minimum=0))] = None,
+    limit: Annotated[int | None, Query(**documented(minimum=1, maximum=1000))] = None,
 ) -> dict[str, Any]:
     service: MemoryService = request.app.state.service
     page = await service.list_audit(after_seq=after_seq, limit=limit)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Literal
 
 from fastapi import Depends, FastAPI, Request
+from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
 from memvault import __version__
@@ -23,6 +25,8 @@ from memvault.api.errors import install_error_handlers
 from memvault.api.foundry.routes import router as foundry_router
 from memvault.api.metrics import install_metrics
 from memvault.api.middleware import RequestObserver
+from memvault.api.openapi import FOUNDRY, install_openapi
+from memvault.api.openai.errors import OPENAI_PATHS, openai_error_body
 from memvault.api.openai.routes import ga_router as openai_ga_router
 from memvault.api.openai.routes import preview_router as openai_preview_router
 from memvault.api.ui import inspector_app
@@ -31,6 +35,7 @@ from memvault.engine.agents import AgentService
 from memvault.engine.llm.generation import ChatGenerator
 from memvault.engine.entries import EntryService
 from memvault.engine.service import MemoryService
+from memvault.errors import InvalidRequest
 from memvault.engine.updates import default_pipeline
 from memvault.jobs.worker import UpdateWorker
 from memvault.providers.openai_client import make_async_openai_client
@@ -41,6 +46,16 @@ from memvault.storage.agents import open_agent_store
 from memvault.storage.governance import open_governance_store
 
 log = logging.getLogger(__name__)
+
+
+async def single_valued_query(request: Request) -> None:
+    """App-wide dependency: every query parameter of every operation holds one value, so one
+    given twice (``?after=a&after=b``) is refused rather than silently narrowed to the last."""
+    seen: set[str] = set()
+    for name, _ in request.query_params.multi_items():
+        if name in seen:
+            raise InvalidRequest(f"query parameter '{name}' is given more than once", param=name)
+        seen.add(name)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -66,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     store,
                     default_pipeline(store, embeddings, settings),
                     concurrency=settings.worker_concurrency,
+                    lease_seconds=settings.job_lease_seconds,
                 )
                 service.update_listeners.append(worker.wake)
                 await worker.start()
@@ -89,7 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="memvault",
         version=__version__,
         lifespan=lifespan,
-        dependencies=[Depends(authenticate), Depends(limit_principal)],
+        dependencies=[
+            Depends(authenticate), Depends(limit_principal), Depends(single_valued_query)
+        ],
     )
     app.state.settings = settings
     app.state.authenticator = Authenticator(
@@ -99,7 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.rate_limit_per_principal, settings.rate_limit_per_scope
     )
     app.state.ready = False
-    app.state.error_renderers = {DATABRICKS_PREFIX: databricks_error_body}
+    app.state.error_renderers = {DATABRICKS_PREFIX: databricks_error_body,
+                                 OPENAI_PATHS: openai_error_body}
     install_error_handlers(app)
     app.include_router(foundry_router)
     app.include_router(agents_router)
@@ -113,7 +132,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/ui", inspector_app(), name="ui")
     app.add_middleware(RequestObserver, log_requests=settings.access_log)
 
-    @app.get("/healthz", include_in_schema=False)
+    @app.get("/healthz", response_model=None, responses={
+        200: {"model": Health, "description": "Ready to serve requests"},
+        503: {"model": Health, "description": "Starting (or stopping)"},
+        **FOUNDRY.errors([429]),
+    })  # fmt: skip
     async def healthz(request: Request) -> JSONResponse:
         ready = bool(getattr(request.app.state, "ready", False))
         return JSONResponse(
@@ -121,7 +144,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             status_code=200 if ready else 503,
         )
 
+    install_openapi(app)
     return app
+
+
+class Health(BaseModel):
+    status: Literal["ok", "starting"]
+    version: str
 
 
 def _agent_service(

@@ -7,14 +7,16 @@ is also what the health and admin endpoints use.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.routing import Match
 
 from memvault.errors import (
     InvalidRequest,
@@ -53,22 +55,56 @@ def foundry_error_body(error: MemvaultError, req_id: str) -> dict[str, Any]:
 
 
 def render_error(request: Request, error: MemvaultError) -> JSONResponse:
-    """The error as a response in the shape of the face whose path prefix the request is under
-    (``app.state.error_renderers``: prefix -> renderer; the longest prefix wins)."""
+    """The error as a response in the shape of the face whose path the request is under
+    (``app.state.error_renderers``: a path prefix or a compiled pattern -> renderer; a pattern
+    that matches wins, else the longest prefix)."""
     req_id = request_id(request)
     path = request.url.path
-    renderers: dict[str, Renderer] = getattr(request.app.state, "error_renderers", {})
+    renderers: dict[str | re.Pattern[str], Renderer] = getattr(
+        request.app.state, "error_renderers", {}
+    )
     renderer = foundry_error_body
-    for prefix in sorted(renderers, key=len, reverse=True):
-        if path.startswith(prefix):
-            renderer = renderers[prefix]
-            break
+    patterns = [key for key in renderers if isinstance(key, re.Pattern) and key.match(path)]
+    prefixes = [key for key in renderers if isinstance(key, str) and path.startswith(key)]
+    if patterns:
+        renderer = renderers[patterns[0]]
+    elif prefixes:
+        renderer = renderers[max(prefixes, key=len)]
     headers = {"x-request-id": req_id}
     if isinstance(error, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, MethodNotAllowed) and error.details.get("allow"):
+        headers["Allow"] = error.details["allow"]
     return JSONResponse(renderer(error, req_id), status_code=error.status_code, headers=headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` header of a 405: the methods of the path the request names, that is of
+    every route with the path template of the first route the path matches (routing names only
+    that route's). Empty when no route but a catch-all matches."""
+    template = None
+    methods: set[str] = set()
+    for route in _flattened(request.app.routes):
+        path = getattr(route, "path", None)
+        if path is None or "{path:path}" in path or (template is not None and path != template):
+            continue
+        match, _ = route.matches({**request.scope, "method": "\0"})
+        if match is not Match.NONE:
+            template = path
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
+def _flattened(routes: list[Any]) -> Iterator[Any]:
+    """``routes`` with those of included routers in their place."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _flattened(inner.routes)
+        else:
+            yield route
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
@@ -95,10 +131,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 404:
+        allowed = allowed_methods(request) if exc.status_code == 405 else ""
+        if exc.status_code == 404 or (exc.status_code == 405 and not allowed):
+            # (No route but a catch-all has the path: a 404 for any method.)
             error: MemvaultError = NotFound(f"No route for {request.method} {request.url.path}")
         elif exc.status_code == 405:
-            error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+            error = MethodNotAllowed(
+                f"{request.method} is not allowed on {request.url.path}", allow=allowed
+            )
         else:
             error = InvalidRequest(str(exc.detail)) if exc.status_code < 500 else MemvaultError(str(exc.detail))
         return render_error(request, error)

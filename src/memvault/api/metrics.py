@@ -20,9 +20,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from memvault.api.auth import caller
+from memvault.api.openapi import FOUNDRY
 from memvault.errors import Forbidden
 from memvault.observability.metrics import REGISTRY
 
@@ -90,4 +91,8 @@ def install_metrics(app: FastAPI, *, public: bool) -> None:
     if public:
         app.add_route(PATH, metrics, methods=["GET"], include_in_schema=False)
     else:
-        app.add_api_route(PATH, metrics, methods=["GET"], include_in_schema=False)
+        app.add_api_route(PATH, metrics, methods=["GET"], response_class=PlainTextResponse,
+                          response_model=None, responses={
+            200: {"description": "The Prometheus text exposition"},
+            **FOUNDRY.errors([401, 403, 429]),
+        })  # fmt: skip

@@ -26,7 +26,7 @@ REQUEST_ID_HEADER = b"x-request-id"
 # Headers a caller may name its request by, in order of preference (the Azure SDKs send the
 # second). Anything that could break a log line or a header is replaced by a new id.
 _INCOMING = (b"x-request-id", b"x-ms-client-request-id")
-_VALID_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
+_VALID_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}\Z")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"
 

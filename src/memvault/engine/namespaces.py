@@ -35,8 +35,8 @@ from memvault.errors import InvalidRequest
 DEFAULT_CATALOG = "main"
 """The default of ``MEMVAULT_DEFAULT_CATALOG``."""
 
-_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
-_STORE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}\Z")
+_STORE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}\Z")
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ ALL_STORE_PRIVILEGES = frozenset(PRIVILEGES[MEMORY_STORE])
 
 # Principal names: what a Databricks principal looks like (user@example.com, a service
 # principal's id, a group-like name), without spaces or ':' (memvault's own names use ':').
-_PRINCIPAL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+_PRINCIPAL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}\Z")
 RESERVED_PRINCIPALS = frozenset({"anonymous"})
 
 

@@ -9,7 +9,7 @@ from memvault.models import MemoryKind
 from memvault.settings import Settings
 
 # Store names appear in URL paths followed by ":action", so ":" and "/" are out.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
 MAX_METADATA_PAIRS = 16
 MAX_METADATA_KEY = 64
 MAX_METADATA_VALUE = 512

@@ -17,8 +17,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from memvault.api.access import Access
-from memvault.api.agents import wire
+from memvault.api.agents import schema, wire
 from memvault.api.foundry.wire import ListQuery, list_json
+from memvault.api.openapi import FOUNDRY, AgentName, ProjectName
 from memvault.engine.agents import AgentService
 from memvault.engine.privileges import CREATE_MEMORY_STORE
 from memvault.engine.validation import validate_name
@@ -56,9 +57,9 @@ def _no_drafts(body: wire.CreateVersionIn) -> None:
         raise InvalidRequest("draft agent versions are not supported", param="draft")
 
 
-@router.post("/agents")
+@router.post("/agents", **FOUNDRY.write(schema.AgentOut))
 async def create_agent(
-    project: str, body: wire.CreateAgentIn, agents: Agents, access: Access
+    project: ProjectName, body: wire.CreateAgentIn, agents: Agents, access: Access
 ) -> dict:
     await _may_change_agents(access, project)
     _no_drafts(body)
@@ -69,9 +70,9 @@ async def create_agent(
     return wire.agent_json(agent)
 
 
-@router.get("/agents")
+@router.get("/agents", **FOUNDRY.read(schema.AgentListOut))
 async def list_agents(
-    project: str, query: Listing, agents: Agents, kind: str | None = None
+    project: ProjectName, query: Listing, agents: Agents, kind: str | None = None
 ) -> dict:
     page = await agents.list_agents(
         project, limit=query.limit, order=query.order, after=query.after, before=query.before
@@ -81,21 +82,24 @@ async def list_agents(
     return list_json(page, wire.agent_json, lambda agent: agent.name)
 
 
-@router.get("/agents/{agent_name}")
-async def get_agent(project: str, agent_name: str, agents: Agents) -> dict:
+@router.get("/agents/{agent_name}", **FOUNDRY.read(schema.AgentOut))
+async def get_agent(project: ProjectName, agent_name: AgentName, agents: Agents) -> dict:
     return wire.agent_json(await agents.get_agent(project, agent_name))
 
 
-@router.delete("/agents/{agent_name}")
-async def delete_agent(project: str, agent_name: str, agents: Agents, access: Access) -> dict:
+@router.delete("/agents/{agent_name}", **FOUNDRY.write(schema.AgentDeletedOut))
+async def delete_agent(
+    project: ProjectName, agent_name: AgentName, agents: Agents, access: Access
+) -> dict:
     await _may_change_agents(access, project)
     await agents.delete_agent(project, agent_name)
     return {"object": "agent.deleted", "name": agent_name, "deleted": True}
 
 
-@router.post("/agents/{agent_name}/versions")
+@router.post("/agents/{agent_name}/versions", **FOUNDRY.write(schema.AgentVersionOut))
 async def create_version(
-    project: str, agent_name: str, body: wire.CreateVersionIn, agents: Agents, access: Access
+    project: ProjectName, agent_name: AgentName, body: wire.CreateVersionIn, agents: Agents,
+    access: Access,
 ) -> dict:
     await _may_change_agents(access, project)
     _no_drafts(body)
@@ -106,8 +110,10 @@ async def create_version(
     return wire.version_json(version)
 
 
-@router.get("/agents/{agent_name}/versions")
-async def list_versions(project: str, agent_name: str, query: Listing, agents: Agents) -> dict:
+@router.get("/agents/{agent_name}/versions", **FOUNDRY.read(schema.AgentVersionListOut))
+async def list_versions(
+    project: ProjectName, agent_name: AgentName, query: Listing, agents: Agents
+) -> dict:
     page = await agents.list_agent_versions(
         project, agent_name, limit=query.limit, order=query.order, after=query.after,
         before=query.before,
@@ -115,14 +121,20 @@ async def list_versions(project: str, agent_name: str, query: Listing, agents: A
     return list_json(page, wire.version_json, lambda version: str(version.version))
 
 
-@router.get("/agents/{agent_name}/versions/{version}")
-async def get_version(project: str, agent_name: str, version: str, agents: Agents) -> dict:
+@router.get(
+    "/agents/{agent_name}/versions/{version}", **FOUNDRY.read(schema.AgentVersionOut)
+)
+async def get_version(
+    project: ProjectName, agent_name: AgentName, version: str, agents: Agents
+) -> dict:
     return wire.version_json(await agents.get_agent_version(project, agent_name, version))
 
 
-@router.delete("/agents/{agent_name}/versions/{version}")
+@router.delete(
+    "/agents/{agent_name}/versions/{version}", **FOUNDRY.write(schema.AgentVersionDeletedOut)
+)
 async def delete_version(
-    project: str, agent_name: str, version: str, agents: Agents, access: Access
+    project: ProjectName, agent_name: AgentName, version: str, agents: Agents, access: Access
 ) -> dict:
     await _may_change_agents(access, project)
     await agents.delete_agent_version(project, agent_name, version)

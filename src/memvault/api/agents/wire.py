@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from memvault.api.openapi import AGENT_NAME_PATTERN
 
 from memvault.storage.agents import Agent, AgentVersion
 
@@ -22,7 +24,7 @@ class CreateVersionIn(_Wire):
 
 
 class CreateAgentIn(CreateVersionIn):
-    name: str
+    name: str = Field(json_schema_extra={"pattern": AGENT_NAME_PATTERN})
 
 
 def version_json(version: AgentVersion) -> dict[str, Any]:

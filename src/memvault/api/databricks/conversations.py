@@ -31,7 +31,10 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 
 from memvault.api.access import Access
 from memvault.api.agents.routes import get_agent_service
+from memvault.api.databricks import schema
 from memvault.api.databricks.errors import PREFIX
+from memvault.api.openai.schema import ItemListOut, ItemOut
+from memvault.api.openapi import DATABRICKS, Deleted
 from memvault.api.openai import wire as openai_wire
 from memvault.engine import namespaces
 from memvault.engine.agents import AgentService
@@ -78,7 +81,7 @@ def _catalog(request: Request) -> str:
     return request.app.state.settings.default_catalog
 
 
-@router.post("")
+@router.post("", **DATABRICKS.write(schema.DatabricksConversationOut))
 async def create_conversation(
     request: Request,
     agents: Agents,
@@ -101,7 +104,7 @@ async def create_conversation(
     return conversation_json(conversation, _catalog(request))
 
 
-@router.get("/{conversation_id}")
+@router.get("/{conversation_id}", **DATABRICKS.read(schema.DatabricksConversationOut))
 async def get_conversation(
     request: Request, conversation_id: str, agents: Agents, access: Access
 ) -> dict[str, Any]:
@@ -109,7 +112,7 @@ async def get_conversation(
                              _catalog(request))
 
 
-@router.post("/{conversation_id}")
+@router.post("/{conversation_id}", **DATABRICKS.write(schema.DatabricksConversationOut))
 async def update_conversation(
     request: Request,
     conversation_id: str,
@@ -128,7 +131,7 @@ async def update_conversation(
     return conversation_json(updated, _catalog(request))
 
 
-@router.delete("/{conversation_id}")
+@router.delete("/{conversation_id}", **DATABRICKS.write(Deleted))
 async def delete_conversation(
     conversation_id: str, agents: Agents, access: Access
 ) -> dict[str, Any]:
@@ -137,7 +140,7 @@ async def delete_conversation(
     return {}
 
 
-@router.post("/{conversation_id}/items")
+@router.post("/{conversation_id}/items", **DATABRICKS.write(ItemListOut))
 async def add_items(
     conversation_id: str, body: openai_wire.ItemsCreateIn, agents: Agents, access: Access
 ) -> dict[str, Any]:
@@ -146,7 +149,7 @@ async def add_items(
     return openai_wire.items_json([item.data for item in added])
 
 
-@router.get("/{conversation_id}/items")
+@router.get("/{conversation_id}/items", **DATABRICKS.read(ItemListOut))
 async def list_items(
     conversation_id: str, query: ItemsQuery, agents: Agents, access: Access
 ) -> dict[str, Any]:
@@ -158,7 +161,7 @@ async def list_items(
     return openai_wire.item_page_json(page)
 
 
-@router.get("/{conversation_id}/items/{item_id}")
+@router.get("/{conversation_id}/items/{item_id}", **DATABRICKS.read(ItemOut))
 async def get_item(
     conversation_id: str, item_id: str, agents: Agents, access: Access
 ) -> dict[str, Any]:
@@ -166,7 +169,9 @@ async def get_item(
     return (await agents.get_item(conversation.project, conversation_id, item_id)).data
 
 
-@router.delete("/{conversation_id}/items/{item_id}")
+@router.delete(
+    "/{conversation_id}/items/{item_id}", **DATABRICKS.write(schema.DatabricksConversationOut)
+)
 async def delete_item(
     request: Request, conversation_id: str, item_id: str, agents: Agents, access: Access
 ) -> dict[str, Any]:

@@ -20,10 +20,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field
 
 from memvault.api.access import Access
+from memvault.api.databricks import schema
+from memvault.api.openapi import DATABRICKS, documented
 from memvault.engine import namespaces
 from memvault.engine.privileges import (
     MANAGE,
@@ -38,6 +40,7 @@ from memvault.models import now
 from memvault.storage.governance import GovernanceStore, Grant, GrantChange, SecurableType
 
 router = APIRouter(prefix="/api/2.1/unity-catalog/permissions")
+SecurableTypeName = Annotated[str, Path(**documented(enum=[MEMORY_STORE, "schema"]))]
 
 
 class ChangeIn(BaseModel):
@@ -101,10 +104,10 @@ def assignments_json(on: SecurableType, grants: Sequence[Grant]) -> dict[str, An
     }  # fmt: skip
 
 
-@router.get("/{securable_type}/{full_name}")
+@router.get("/{securable_type}/{full_name}", **DATABRICKS.read(schema.PermissionsOut))
 async def get_permissions(
     request: Request,
-    securable_type: str,
+    securable_type: SecurableTypeName,
     full_name: str,
     access: Access,
     governance: Governance,
@@ -114,10 +117,10 @@ async def get_permissions(
     return assignments_json(on, await governance.list_grants(on, key, principal=principal))
 
 
-@router.patch("/{securable_type}/{full_name}")
+@router.patch("/{securable_type}/{full_name}", **DATABRICKS.write(schema.PermissionsOut))
 async def update_permissions(
     request: Request,
-    securable_type: str,
+    securable_type: SecurableTypeName,
     full_name: str,
     body: UpdatePermissionsIn,
     access: Access,

@@ -23,8 +23,9 @@ from fastapi import APIRouter, Body, Query, Request
 
 from memvault.api.access import request_access
 from memvault.api.auth import caller
-from memvault.api.databricks import wire
+from memvault.api.databricks import schema, wire
 from memvault.api.databricks.errors import PREFIX
+from memvault.api.openapi import DATABRICKS, Deleted, FullName
 from memvault.engine import namespaces
 from memvault.engine.entries import EntryService
 from memvault.engine.namespaces import StoreLocation
@@ -57,7 +58,7 @@ def _entries(request: Request) -> EntryService:
 
 
 async def _store(
-    request: Request, full_name: str, privilege: str
+    request: Request, full_name: FullName, privilege: str
 ) -> tuple[MemoryStore, StoreLocation]:
     """The store ``full_name`` names, once the caller is known to hold ``privilege`` on it.
     Raises ``InvalidRequest``, ``StoreNotFound`` and ``Forbidden``, in that order."""
@@ -80,11 +81,11 @@ async def _in_scope(request: Request, scope: object) -> None:
 # -- memory stores ---------------------------------------------------------------------------
 
 
-@router.post("/memory-stores")
+@router.post("/memory-stores", **DATABRICKS.write(schema.DatabricksMemoryStoreOut))
 async def create_store(
-    request: Request, body: Annotated[wire.CreateStoreIn | None, Body()] = None
+    request: Request, body: Annotated[wire.DatabricksCreateStoreIn | None, Body()] = None
 ) -> dict[str, Any]:
-    body = body or wire.CreateStoreIn()
+    body = body or wire.DatabricksCreateStoreIn()
     location = namespaces.new_location(
         body.catalog_name, body.schema_name, body.name, catalog=_catalog(request)
     )
@@ -104,7 +105,7 @@ async def create_store(
     return wire.store_json(store, location)
 
 
-@router.get("/memory-stores")
+@router.get("/memory-stores", **DATABRICKS.read(schema.DatabricksMemoryStoreListOut))
 async def list_stores(
     request: Request,
     catalog_name: OptionalQuery = None,
@@ -143,17 +144,19 @@ async def list_stores(
     return body
 
 
-@router.get("/memory-stores/{full_name}")
-async def get_store(request: Request, full_name: str) -> dict[str, Any]:
+@router.get("/memory-stores/{full_name}", **DATABRICKS.read(schema.DatabricksMemoryStoreOut))
+async def get_store(request: Request, full_name: FullName) -> dict[str, Any]:
     store, location = await _store(request, full_name, READ_MEMORY_STORE)
     return wire.store_json(store, location)
 
 
-@router.patch("/memory-stores/{full_name}")
+@router.patch("/memory-stores/{full_name}", **DATABRICKS.write(schema.DatabricksMemoryStoreOut))
 async def update_store(
-    request: Request, full_name: str, body: Annotated[wire.UpdateStoreIn | None, Body()] = None
+    request: Request,
+    full_name: FullName,
+    body: Annotated[wire.DatabricksUpdateStoreIn | None, Body()] = None,
 ) -> dict[str, Any]:
-    body = body or wire.UpdateStoreIn()
+    body = body or wire.DatabricksUpdateStoreIn()
     store, location = await _store(request, full_name, MANAGE)
     (await request_access(request)).require_all_scopes("change a memory store")
     if body.new_name is not None:
@@ -168,8 +171,8 @@ async def update_store(
     return wire.store_json(store, location)
 
 
-@router.delete("/memory-stores/{full_name}")
-async def delete_store(request: Request, full_name: str) -> dict[str, Any]:
+@router.delete("/memory-stores/{full_name}", **DATABRICKS.write(Deleted))
+async def delete_store(request: Request, full_name: FullName) -> dict[str, Any]:
     store, location = await _store(request, full_name, MANAGE)
     (await request_access(request)).require_all_scopes("delete a memory store")
     await _service(request).delete_store(store.project, store.name, actor=caller(request).name)
@@ -179,10 +182,10 @@ async def delete_store(request: Request, full_name: str) -> dict[str, Any]:
 # -- memory entries --------------------------------------------------------------------------
 
 
-@router.post(ENTRIES)
+@router.post(ENTRIES, **DATABRICKS.write(schema.EntryOut))
 async def create_entry(
     request: Request,
-    full_name: str,
+    full_name: FullName,
     scope: OptionalQuery = None,
     body: Annotated[wire.CreateEntryIn | None, Body()] = None,
 ) -> dict[str, Any]:
@@ -199,19 +202,19 @@ async def create_entry(
     return wire.entry_json(entry)
 
 
-@router.get(ENTRIES + ":get")
+@router.get(ENTRIES + ":get", **DATABRICKS.read(schema.EntryOut))
 async def get_entry(
-    request: Request, full_name: str, scope: OptionalQuery = None, path: OptionalQuery = None
+    request: Request, full_name: FullName, scope: OptionalQuery = None, path: OptionalQuery = None
 ) -> dict[str, Any]:
     store, _ = await _store(request, full_name, READ_MEMORY_STORE)
     await _in_scope(request, scope)
     return wire.entry_json(await _entries(request).get_entry(store, scope, path))
 
 
-@router.get(ENTRIES)
+@router.get(ENTRIES, **DATABRICKS.read(schema.EntryListOut))
 async def list_entries(
     request: Request,
-    full_name: str,
+    full_name: FullName,
     scope: OptionalQuery = None,
     page_size: Annotated[int | None, Query()] = None,
     page_token: OptionalQuery = None,
@@ -229,10 +232,10 @@ async def list_entries(
     return body
 
 
-@router.patch(ENTRIES)
+@router.patch(ENTRIES, **DATABRICKS.write(schema.EntryOut))
 async def update_entry(
     request: Request,
-    full_name: str,
+    full_name: FullName,
     scope: OptionalQuery = None,
     path: OptionalQuery = None,
     body: Annotated[wire.UpdateEntryIn | None, Body()] = None,
@@ -248,9 +251,9 @@ async def update_entry(
     return wire.entry_json(entry)
 
 
-@router.delete(ENTRIES)
+@router.delete(ENTRIES, **DATABRICKS.write(Deleted))
 async def delete_entry(
-    request: Request, full_name: str, scope: OptionalQuery = None, path: OptionalQuery = None
+    request: Request, full_name: FullName, scope: OptionalQuery = None, path: OptionalQuery = None
 ) -> dict[str, Any]:
     store, _ = await _store(request, full_name, WRITE_MEMORY_STORE)
     await _in_scope(request, scope)
@@ -258,10 +261,10 @@ async def delete_entry(
     return {}
 
 
-@router.post(ENTRIES + ":search")
+@router.post(ENTRIES + ":search", **DATABRICKS.read(schema.EntrySearchOut))
 async def search_entries(
     request: Request,
-    full_name: str,
+    full_name: FullName,
     scope: OptionalQuery = None,
     body: Annotated[wire.SearchEntriesIn | None, Body()] = None,
 ) -> dict[str, Any]:

@@ -14,11 +14,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from memvault.api.openapi import PART_PATTERN
 from memvault.engine.entries import EntryEdit
 from memvault.engine.namespaces import StoreLocation
 from memvault.errors import InvalidRequest
 from memvault.models import MemoryEntry, MemoryStore, ScoredEntry
 
+STORE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+"""A store's name on this face (:func:`memvault.engine.namespaces.check_store_name`)."""
 DEFAULT_STORE_PAGE = 100
 MAX_STORE_PAGE = 100
 
@@ -30,15 +33,19 @@ class _Wire(BaseModel):
 # -- requests ------------------------------------------------------------------------------
 
 
-class CreateStoreIn(_Wire):
-    name: str | None = None
-    catalog_name: str | None = None
-    schema_name: str | None = None
+class DatabricksCreateStoreIn(_Wire):
+    model_config = ConfigDict(
+        extra="allow", json_schema_extra={"required": ["name", "catalog_name", "schema_name"]}
+    )
+
+    name: str | None = Field(None, json_schema_extra={"pattern": STORE_PATTERN})
+    catalog_name: str | None = Field(None, json_schema_extra={"pattern": PART_PATTERN})
+    schema_name: str | None = Field(None, json_schema_extra={"pattern": PART_PATTERN})
     description: str | None = None
     comment: str | None = None
 
 
-class UpdateStoreIn(_Wire):
+class DatabricksUpdateStoreIn(_Wire):
     description: str | None = None
     comment: str | None = None
     new_name: str | None = None

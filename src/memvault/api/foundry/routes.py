@@ -15,7 +15,15 @@ from starlette.responses import JSONResponse
 
 from memvault.api.access import Access
 from memvault.api.auth import caller
-from memvault.api.foundry import wire
+from memvault.api.foundry import schema, wire
+from memvault.api.openapi import (
+    FOUNDRY,
+    PAGE_LIMIT,
+    SCOPE,
+    ProjectName,
+    StoreName,
+    documented,
+)
 from memvault.engine.privileges import (
     CREATE_MEMORY_STORE,
     MANAGE,
@@ -24,7 +32,7 @@ from memvault.engine.privileges import (
 )
 from memvault.engine.service import MemoryService
 from memvault.engine.validation import validate_limit, validate_name
-from memvault.models import Memory, MemoryStore, new_id
+from memvault.models import Memory, MemoryKind, MemoryStore, new_id
 
 router = APIRouter(prefix="/api/projects/{project}")
 # The SDK polls at Retry-After, else at its 30 s default (contract §0.3).
@@ -37,6 +45,7 @@ async def get_service(request: Request) -> MemoryService:
 
 Service = Annotated[MemoryService, Depends(get_service)]
 Listing = Annotated[wire.ListQuery, Query()]
+MemoryKindQuery = Annotated[str | None, Query(**documented(enum=[k.value for k in MemoryKind]))]
 
 
 async def _store(
@@ -64,9 +73,9 @@ def _memory_list(page: Any) -> dict[str, Any]:
 # -- stores ----------------------------------------------------------------------------------
 
 
-@router.post("/memory_stores")
+@router.post("/memory_stores", **FOUNDRY.write(schema.MemoryStoreOut))
 async def create_store(
-    project: str, body: wire.CreateStoreIn, service: Service, access: Access
+    project: ProjectName, body: wire.CreateStoreIn, service: Service, access: Access
 ) -> dict:
     validate_name(project, "project")
     access.require_all_scopes("create a memory store")
@@ -86,8 +95,10 @@ async def create_store(
     return wire.store_json(store)
 
 
-@router.get("/memory_stores")
-async def list_stores(project: str, query: Listing, service: Service, access: Access) -> dict:
+@router.get("/memory_stores", **FOUNDRY.read(schema.MemoryStoreListOut))
+async def list_stores(
+    project: ProjectName, query: Listing, service: Service, access: Access
+) -> dict:
     """The stores the caller may see: those it owns or holds a privilege on (admins: all)."""
     validate_name(project, "project")
     page = await access.visible_stores(
@@ -97,9 +108,9 @@ async def list_stores(project: str, query: Listing, service: Service, access: Ac
     return wire.list_json(page, wire.store_json, lambda s: s.id)
 
 
-@router.post("/memory_stores/{name}:search_memories")
+@router.post("/memory_stores/{name}:search_memories", **FOUNDRY.read(schema.SearchOut))
 async def search_memories(
-    project: str, name: str, body: wire.SearchIn, service: Service, access: Access
+    project: ProjectName, name: StoreName, body: wire.SearchIn, service: Service, access: Access
 ) -> JSONResponse:
     store = await _store(service, project, name, access, READ_MEMORY_STORE)
     access.require_scope(body.scope)
@@ -117,9 +128,12 @@ async def search_memories(
     })
 
 
-@router.post("/memory_stores/{name}:update_memories", status_code=202)
+@router.post(
+    "/memory_stores/{name}:update_memories",
+    **FOUNDRY.write(schema.UpdateAcceptedOut, status=202),
+)
 async def update_memories(
-    project: str, name: str, body: wire.UpdateIn, service: Service, access: Access
+    project: ProjectName, name: StoreName, body: wire.UpdateIn, service: Service, access: Access
 ) -> JSONResponse:
     store = await _store(service, project, name, access, WRITE_MEMORY_STORE)
     access.require_scope(body.scope)
@@ -136,9 +150,9 @@ async def update_memories(
     )
 
 
-@router.get("/memory_stores/{name}/updates/{update_id}")
+@router.get("/memory_stores/{name}/updates/{update_id}", **FOUNDRY.read(schema.UpdateOut))
 async def get_update(
-    project: str, name: str, update_id: str, service: Service, access: Access
+    project: ProjectName, name: StoreName, update_id: str, service: Service, access: Access
 ) -> JSONResponse:
     store = await _store(service, project, name, access, READ_MEMORY_STORE)
     job = await service.get_update(store, update_id)
@@ -146,10 +160,10 @@ async def get_update(
     return JSONResponse(wire.update_json(job), headers=RETRY_AFTER)
 
 
-@router.post("/memory_stores/{name}:delete_scope")
+@router.post("/memory_stores/{name}:delete_scope", **FOUNDRY.write(schema.ScopeDeletedOut))
 async def delete_scope(
-    request: Request, project: str, name: str, body: wire.DeleteScopeIn, service: Service,
-    access: Access,
+    request: Request, project: ProjectName, name: StoreName, body: wire.DeleteScopeIn,
+    service: Service, access: Access,
 ) -> dict:
     store = await _store(service, project, name, access, WRITE_MEMORY_STORE)
     access.require_scope(body.scope)
@@ -163,10 +177,10 @@ async def delete_scope(
     }
 
 
-@router.get("/memory_stores/{name}/scopes")
+@router.get("/memory_stores/{name}/scopes", **FOUNDRY.read(schema.ScopeListOut))
 async def list_scopes(
-    project: str, name: str, service: Service, access: Access, limit: int | None = None,
-    after: str | None = None,
+    project: ProjectName, name: StoreName, service: Service, access: Access,
+    limit: Annotated[int | None, Query(**PAGE_LIMIT)] = None, after: str | None = None,
 ) -> dict:
     """memvault's own: the scopes holding memories, in code point order, with their counts;
     ``first_id``/``last_id`` are scopes, and ``after`` takes the last one for the next page."""
@@ -179,16 +193,16 @@ async def list_scopes(
 # -- items -----------------------------------------------------------------------------------
 
 
-@router.post("/memory_stores/{name}/items:list")
+@router.post("/memory_stores/{name}/items:list", **FOUNDRY.read(schema.MemoryListOut))
 async def list_memories(
-    project: str,
-    name: str,
+    project: ProjectName,
+    name: StoreName,
     query: Listing,
     service: Service,
     access: Access,
     body: wire.ListMemoriesIn | None = None,
     scope: str | None = None,
-    kind: str | None = None,
+    kind: MemoryKindQuery = None,
 ) -> dict:
     store = await _store(service, project, name, access, READ_MEMORY_STORE)
     scope = body.scope if body and body.scope is not None else scope
@@ -205,18 +219,19 @@ async def list_memories(
     return _memory_list(page)
 
 
-@router.get("/memory_stores/{name}/items:list")
+@router.get("/memory_stores/{name}/items:list", **FOUNDRY.read(schema.MemoryListOut))
 async def list_memories_get(
-    project: str, name: str, query: Listing, service: Service, access: Access, scope: str,
-    kind: str | None = None,
+    project: ProjectName, name: StoreName, query: Listing, service: Service, access: Access,
+    scope: Annotated[str, Query(**SCOPE)], kind: MemoryKindQuery = None,
 ) -> dict:
     """The REST docs' form: the scope in the query string instead of the body."""
     return await list_memories(project, name, query, service, access, None, scope, kind)
 
 
-@router.post("/memory_stores/{name}/items")
+@router.post("/memory_stores/{name}/items", **FOUNDRY.write(schema.MemoryItemOut))
 async def create_memory(
-    project: str, name: str, body: wire.CreateMemoryIn, service: Service, access: Access
+    project: ProjectName, name: StoreName, body: wire.CreateMemoryIn, service: Service,
+    access: Access,
 ) -> dict:
     store = await _store(service, project, name, access, WRITE_MEMORY_STORE)
     access.require_scope(body.scope)
@@ -224,9 +239,9 @@ async def create_memory(
     return wire.memory_json(memory)
 
 
-@router.get("/memory_stores/{name}/items/{memory_id}")
+@router.get("/memory_stores/{name}/items/{memory_id}", **FOUNDRY.read(schema.MemoryItemOut))
 async def get_memory(
-    project: str, name: str, memory_id: str, service: Service, access: Access
+    project: ProjectName, name: StoreName, memory_id: str, service: Service, access: Access
 ) -> dict:
     store = await _store(service, project, name, access, READ_MEMORY_STORE)
     memory = await service.get_memory(store, memory_id)
@@ -234,9 +249,11 @@ async def get_memory(
     return wire.memory_json(memory)
 
 
-@router.get("/memory_stores/{name}/items/{memory_id}/history")
+@router.get(
+    "/memory_stores/{name}/items/{memory_id}/history", **FOUNDRY.read(schema.MemoryHistoryOut)
+)
 async def memory_history(
-    project: str, name: str, memory_id: str, service: Service, access: Access
+    project: ProjectName, name: StoreName, memory_id: str, service: Service, access: Access
 ) -> dict:
     """memvault's own: the earlier texts of a memory, oldest first."""
     store = await _store(service, project, name, access, READ_MEMORY_STORE)
@@ -253,9 +270,12 @@ async def memory_history(
     }
 
 
-@router.post("/memory_stores/{name}/items/{memory_id}")
+@router.post(
+    "/memory_stores/{name}/items/{memory_id}", **FOUNDRY.write(schema.MemoryItemOut)
+)
 async def update_memory(
-    project: str, name: str, memory_id: str, body: wire.UpdateMemoryIn, service: Service,
+    project: ProjectName, name: StoreName, memory_id: str, body: wire.UpdateMemoryIn,
+    service: Service,
     access: Access,
 ) -> dict:
     store = await _store(service, project, name, access, WRITE_MEMORY_STORE)
@@ -264,9 +284,11 @@ async def update_memory(
     return wire.memory_json(memory)
 
 
-@router.delete("/memory_stores/{name}/items/{memory_id}")
+@router.delete(
+    "/memory_stores/{name}/items/{memory_id}", **FOUNDRY.write(schema.MemoryDeletedOut)
+)
 async def delete_memory(
-    request: Request, project: str, name: str, memory_id: str, service: Service,
+    request: Request, project: ProjectName, name: StoreName, memory_id: str, service: Service,
     access: Access,
 ) -> dict:
     store = await _store(service, project, name, access, WRITE_MEMORY_STORE)
@@ -278,14 +300,17 @@ async def delete_memory(
 # -- one store -------------------------------------------------------------------------------
 
 
-@router.get("/memory_stores/{name}")
-async def get_store(project: str, name: str, service: Service, access: Access) -> dict:
+@router.get("/memory_stores/{name}", **FOUNDRY.read(schema.MemoryStoreOut))
+async def get_store(
+    project: ProjectName, name: StoreName, service: Service, access: Access
+) -> dict:
     return wire.store_json(await _store(service, project, name, access, READ_MEMORY_STORE))
 
 
-@router.post("/memory_stores/{name}")
+@router.post("/memory_stores/{name}", **FOUNDRY.write(schema.MemoryStoreOut))
 async def update_store(
-    project: str, name: str, body: wire.UpdateStoreIn, service: Service, access: Access
+    project: ProjectName, name: StoreName, body: wire.UpdateStoreIn, service: Service,
+    access: Access,
 ) -> dict:
     await _store(service, project, name, access, MANAGE)
     access.require_all_scopes("change a memory store")
@@ -295,9 +320,9 @@ async def update_store(
     return wire.store_json(store)
 
 
-@router.delete("/memory_stores/{name}")
+@router.delete("/memory_stores/{name}", **FOUNDRY.write(schema.MemoryStoreDeletedOut))
 async def delete_store(
-    request: Request, project: str, name: str, service: Service, access: Access
+    request: Request, project: ProjectName, name: StoreName, service: Service, access: Access
 ) -> dict:
     store = await _store(service, project, name, access, MANAGE)
     access.require_all_scopes("delete a memory store")

@@ -10,9 +10,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from memvault.api.openapi import NAME, NONBLANK, SCOPE
 from memvault.errors import InvalidRequest
 from memvault.models import (
     Memory,
+    MemoryKind,
     MemoryStore,
     Page,
     ScopeSummary,
@@ -29,6 +31,9 @@ TEXT_PART_TYPES = {"input_text", "output_text", "text"}
 
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+
+_CONTENT = Field(json_schema_extra={"pattern": NONBLANK, "maxLength": 10_000})
 
 
 class StoreOptionsIn(_Wire):
@@ -56,7 +61,7 @@ class DefinitionIn(_Wire):
 
 
 class CreateStoreIn(_Wire):
-    name: str
+    name: str = Field(json_schema_extra=NAME["json_schema_extra"])
     definition: DefinitionIn | None = None
     description: str | None = None
     metadata: dict[str, Any] | None = None
@@ -71,40 +76,43 @@ class SearchOptionsIn(_Wire):
     max_memories: int | None = None
 
 
+_SCOPE = Field(json_schema_extra=SCOPE["json_schema_extra"])
+
+
 class SearchIn(_Wire):
-    scope: str
+    scope: str = _SCOPE
     items: list[dict[str, Any]] | str | None = None
     previous_search_id: str | None = None
     options: SearchOptionsIn | None = None
 
 
 class UpdateIn(_Wire):
-    scope: str
+    scope: str = _SCOPE
     items: list[dict[str, Any]] | str | None = None
     previous_update_id: str | None = None
     update_delay: int | None = None
 
 
 class DeleteScopeIn(_Wire):
-    scope: str
+    scope: str = _SCOPE
 
 
 class CreateMemoryIn(_Wire):
-    scope: str
-    content: str
-    kind: str = "user_profile"
+    scope: str = _SCOPE
+    content: str = _CONTENT
+    kind: str = Field("user_profile", json_schema_extra={"enum": [k.value for k in MemoryKind]})
 
 
 class UpdateMemoryIn(_Wire):
-    content: str
+    content: str = _CONTENT
 
 
 class ListMemoriesIn(_Wire):
-    scope: str | None = None
+    scope: str | None = Field(None, json_schema_extra=SCOPE["json_schema_extra"])
 
 
 class ListQuery(BaseModel):
-    limit: int | None = Field(None)
+    limit: int | None = Field(None, json_schema_extra={"minimum": 1, "maximum": 100})
     order: Literal["asc", "desc"] = "desc"
     after: str | None = None
     before: str | None = None

@@ -1,16 +1,18 @@
 """Errors of the OpenAI-compatible face, in OpenAI's shape:
 ``{"error": {"message", "type", "param", "code"}}``.
 
-The face lives under ``/api/projects/{project}/openai``, a prefix with a variable segment, which
-the app's prefix table of renderers (``app.state.error_renderers``) cannot express. So the face's
-routes use :class:`OpenAIRoute`, which renders what its handlers (and the app-wide dependencies,
-such as the API key check) raise; each router ends with a catch-all route that turns an unknown
-path or method under the face into a ``NotFound``/``MethodNotAllowed`` of that shape.
+The face lives under ``/api/projects/{project}/openai``, a prefix with a variable segment. The
+face's routes use :class:`OpenAIRoute`, which renders what its handlers (and the app-wide
+dependencies, such as the API key check) raise; each router ends with a catch-all route that turns
+an unknown path or method under the face into a ``NotFound``/``MethodNotAllowed`` of that shape;
+and :data:`OPENAI_PATHS` has the app's handlers render the rest (a method that no route has, such
+as ``TRACE``) in this shape too.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -21,9 +23,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from memvault.api.errors import request_id
-from memvault.errors import InvalidRequest, MemvaultError, NotFound, RateLimited, Unauthorized
+from memvault.errors import (
+    InvalidRequest,
+    MemvaultError,
+    MethodNotAllowed,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+)
 
 log = logging.getLogger(__name__)
+
+OPENAI_PATHS = re.compile(r"^/api/projects/[^/]+/openai(/|$)")
+"""The face's paths: what routing refuses under them (a method no route has, such as ``TRACE``)
+is rendered in this shape by the app's handlers too (``app.state.error_renderers``)."""
 
 
 def openai_error_body(error: MemvaultError, req_id: str) -> dict[str, Any]:
@@ -45,6 +58,8 @@ def render_openai_error(request: Request, error: MemvaultError) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, MethodNotAllowed) and error.details.get("allow"):
+        headers["Allow"] = error.details["allow"]
     return JSONResponse(
         openai_error_body(error, req_id), status_code=error.status_code, headers=headers
     )

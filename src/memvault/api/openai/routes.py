@@ -14,12 +14,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import JSONResponse, StreamingResponse
-from starlette.routing import BaseRoute, Match
 
 from memvault.api.access import Access
+from memvault.api.errors import allowed_methods
 from memvault.api.agents.routes import get_agent_service
-from memvault.api.openai import wire
+from memvault.api.openai import schema, wire
 from memvault.api.openai.errors import OpenAIRoute
+from memvault.api.openapi import OPENAI, ProjectName
 from memvault.api.openai.streaming import SSE_HEADERS, response_events
 from memvault.api.openai.users import memory_user_id
 from memvault.engine.agents import AgentService
@@ -51,9 +52,9 @@ def make_router(prefix: str, *, include_in_schema: bool = True) -> APIRouter:
 
     # -- conversations ---------------------------------------------------------------------
 
-    @router.post("/conversations")
+    @router.post("/conversations", **OPENAI.write(schema.ConversationOut))
     async def create_conversation(
-        project: str, agents: Agents, access: Access,
+        project: ProjectName, agents: Agents, access: Access,
         body: wire.ConversationCreateIn | None = None,
     ) -> dict:
         body = body or wire.ConversationCreateIn()
@@ -63,16 +64,16 @@ def make_router(prefix: str, *, include_in_schema: bool = True) -> APIRouter:
         )
         return wire.conversation_json(conversation, agents.settings.default_catalog)
 
-    @router.get("/conversations/{conversation_id}")
+    @router.get("/conversations/{conversation_id}", **OPENAI.read(schema.ConversationOut))
     async def get_conversation(
-        project: str, conversation_id: str, agents: Agents, access: Access
+        project: ProjectName, conversation_id: str, agents: Agents, access: Access
     ) -> dict:
         conversation = await _reach_conversation(agents, access, project, conversation_id)
         return wire.conversation_json(conversation, agents.settings.default_catalog)
 
-    @router.post("/conversations/{conversation_id}")
+    @router.post("/conversations/{conversation_id}", **OPENAI.write(schema.ConversationOut))
     async def update_conversation(
-        project: str, conversation_id: str, body: wire.ConversationUpdateIn, agents: Agents,
+        project: ProjectName, conversation_id: str, body: wire.ConversationUpdateIn, agents: Agents,
         access: Access,
     ) -> dict:
         await _reach_conversation(agents, access, project, conversation_id)
@@ -84,26 +85,29 @@ def make_router(prefix: str, *, include_in_schema: bool = True) -> APIRouter:
         )
         return wire.conversation_json(conversation, agents.settings.default_catalog)
 
-    @router.delete("/conversations/{conversation_id}")
+    @router.delete(
+        "/conversations/{conversation_id}", **OPENAI.write(schema.ConversationDeletedOut)
+    )
     async def delete_conversation(
-        project: str, conversation_id: str, agents: Agents, access: Access
+        project: ProjectName, conversation_id: str, agents: Agents, access: Access
     ) -> dict:
         await _reach_conversation(agents, access, project, conversation_id)
         await agents.delete_conversation(project, conversation_id)
         return {"id": conversation_id, "object": "conversation.deleted", "deleted": True}
 
-    @router.post("/conversations/{conversation_id}/items")
+    @router.post("/conversations/{conversation_id}/items", **OPENAI.write(schema.ItemListOut))
     async def add_items(
-        project: str, conversation_id: str, body: wire.ItemsCreateIn, agents: Agents,
+        project: ProjectName, conversation_id: str, body: wire.ItemsCreateIn, agents: Agents,
         access: Access,
     ) -> dict:
         await _reach_conversation(agents, access, project, conversation_id)
         added = await agents.add_items(project, conversation_id, body.items)
         return wire.items_json([item.data for item in added])
 
-    @router.get("/conversations/{conversation_id}/items")
+    @router.get("/conversations/{conversation_id}/items", **OPENAI.read(schema.ItemListOut))
     async def list_items(
-        project: str, conversation_id: str, query: ItemsQuery, agents: Agents, access: Access
+        project: ProjectName, conversation_id: str, query: ItemsQuery, agents: Agents,
+        access: Access,
     ) -> dict:
         await _reach_conversation(agents, access, project, conversation_id)
         page = await agents.list_items(
@@ -112,16 +116,21 @@ def make_router(prefix: str, *, include_in_schema: bool = True) -> APIRouter:
         )
         return wire.item_page_json(page)
 
-    @router.get("/conversations/{conversation_id}/items/{item_id}")
+    @router.get(
+        "/conversations/{conversation_id}/items/{item_id}", **OPENAI.read(schema.ItemOut)
+    )
     async def get_item(
-        project: str, conversation_id: str, item_id: str, agents: Agents, access: Access
+        project: ProjectName, conversation_id: str, item_id: str, agents: Agents, access: Access
     ) -> dict:
         await _reach_conversation(agents, access, project, conversation_id)
         return (await agents.get_item(project, conversation_id, item_id)).data
 
-    @router.delete("/conversations/{conversation_id}/items/{item_id}")
+    @router.delete(
+        "/conversations/{conversation_id}/items/{item_id}",
+        **OPENAI.write(schema.ConversationOut),
+    )
     async def delete_item(
-        project: str, conversation_id: str, item_id: str, agents: Agents, access: Access
+        project: ProjectName, conversation_id: str, item_id: str, agents: Agents, access: Access
     ) -> dict:
         await _reach_conversation(agents, access, project, conversation_id)
         conversation = await agents.delete_item(project, conversation_id, item_id)
@@ -129,9 +138,12 @@ def make_router(prefix: str, *, include_in_schema: bool = True) -> APIRouter:
 
     # -- responses -------------------------------------------------------------------------
 
-    @router.post("/responses", response_model=None)
+    @router.post("/responses", **OPENAI.write(
+        schema.ResponseOut, also=(502,),
+        content={"text/event-stream": {"schema": {"type": "string"}}},
+    ))
     async def create_response(
-        project: str, body: wire.ResponseCreateIn, request: Request, agents: Agents,
+        project: ProjectName, body: wire.ResponseCreateIn, request: Request, agents: Agents,
         access: Access,
     ) -> JSONResponse | StreamingResponse:
         turn_request = body.to_request()
@@ -149,18 +161,18 @@ def make_router(prefix: str, *, include_in_schema: bool = True) -> APIRouter:
             headers=SSE_HEADERS,
         )
 
-    @router.get("/responses/{response_id}")
-    async def get_response(project: str, response_id: str, agents: Agents) -> dict:
+    @router.get("/responses/{response_id}", **OPENAI.read(schema.ResponseOut))
+    async def get_response(project: ProjectName, response_id: str, agents: Agents) -> dict:
         return (await agents.get_response(project, response_id)).body
 
-    @router.delete("/responses/{response_id}")
-    async def delete_response(project: str, response_id: str, agents: Agents) -> dict:
+    @router.delete("/responses/{response_id}", **OPENAI.write(schema.ResponseDeletedOut))
+    async def delete_response(project: ProjectName, response_id: str, agents: Agents) -> dict:
         await agents.delete_response(project, response_id)
         return {"id": response_id, "object": "response.deleted", "deleted": True}
 
-    @router.get("/responses/{response_id}/input_items")
+    @router.get("/responses/{response_id}/input_items", **OPENAI.read(schema.ItemListOut))
     async def list_input_items(
-        project: str, response_id: str, query: ItemsQuery, agents: Agents
+        project: ProjectName, response_id: str, query: ItemsQuery, agents: Agents
     ) -> dict:
         stored = await agents.get_response(project, response_id)
         items, has_more = wire.page_of(list(stored.input_items), query)
@@ -170,15 +182,13 @@ def make_router(prefix: str, *, include_in_schema: bool = True) -> APIRouter:
     async def no_route(request: Request) -> None:
         """Unmatched paths under the face answer in OpenAI's shape too (the app's handler
         would use the Foundry shape)."""
-        if any(route.matches(request.scope)[0] is Match.PARTIAL for route in _routes()):
-            raise MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+        allowed = allowed_methods(request)
+        if allowed:
+            raise MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}",
+                                   allow=allowed)
         raise NotFound(f"No route for {request.method} {request.url.path}")
 
     return router
-
-
-def _routes() -> list[BaseRoute]:
-    return [*ga_router.routes, *preview_router.routes]
 
 
 ga_router = make_router(GA_PREFIX)

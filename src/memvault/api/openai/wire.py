@@ -122,7 +122,7 @@ class ItemsCreateIn(_Wire):
 
 
 class ItemsQuery(BaseModel):
-    limit: int | None = None
+    limit: int | None = Field(None, json_schema_extra={"minimum": 1, "maximum": 100})
     order: Literal["asc", "desc"] = "desc"
     after: str | None = None
     before: str | None = None

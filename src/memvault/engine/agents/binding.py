@@ -40,7 +40,7 @@ from memvault.models import MemoryStore
 from memvault.settings import Settings
 
 DEFAULT_SCOPE_KIND = "user"
-_SCOPE_KIND = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_SCOPE_KIND = re.compile(r"^[a-z][a-z0-9_]{0,31}\Z")
 
 PERSONAL = "personal"
 SHARED = "shared"

@@ -18,7 +18,7 @@ from memvault.errors import InvalidRequest
 from memvault.settings import Settings
 
 # Alphanumeric at both ends, hyphens inside, at most 63 characters (contract §5.1).
-_AGENT_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_AGENT_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 USER_ID = "{{$userId}}"
 """The scope placeholder that stands for the user the request is made for."""
 MEMORY_TOOL_TYPES = ("memory_search_preview", "memory_search")
