@@ -30,3 +30,18 @@ def test_conversations_are_well_formed():
     covers = {cover for c in conversations for cover in c["covers"]}
     assert {"conflict", "duplicate", "forget", "sensitive", "assistant-only",
             "chit-chat"} <= covers
+
+
+def test_the_retrieval_set_is_well_formed():
+    data = json.loads((DATA.parents[1] / "quality" / "conversations.json").read_text())
+    scopes = [person["scope"] for person in data["people"]]
+    assert len(set(scopes)) == len(scopes) and set(data["dev_scopes"]) < set(scopes)
+    for person in data["people"]:
+        dates = [session["date"] for session in person["sessions"]]
+        assert dates == sorted(dates)
+        turns = [turn_id for s in person["sessions"] for turn_id, _ in s["turns"]]
+        assert len(set(turns)) == len(turns)
+        for kind, question, evidence in person["questions"]:
+            assert kind in {"single", "multi", "temporal"} and question.strip()
+            assert evidence and set(evidence) <= set(turns)
+            assert kind != "multi" or len(evidence) >= 2

@@ -629,6 +629,22 @@ async def test_text_search_ranks_matches(store: Store) -> None:
     assert none.id not in ids
 
 
+async def test_search_candidates_carry_their_embeddings(store: Store) -> None:
+    # The engine scores text matches by their cosine to the query (engine/retrieval.py).
+    store_id = await make_store(store)
+    [tea, bike] = await store.add_memories(store_id, "u", [
+        new_memory("The user drinks green tea", seed=1), new_memory("The user owns a bike", seed=2),
+    ])  # fmt: skip
+    hits = await store.search_candidates(
+        store_id, "u", text="green tea", embedding=unit_vector(2), kinds=ALL_KINDS, limit=5
+    )
+    assert [h.memory.id for h in hits.by_text] == [tea.id]
+    assert hits.by_vector[0].memory.id == bike.id
+    for hit in [*hits.by_text, *hits.by_vector]:
+        seed = 1 if hit.memory.id == tea.id else 2
+        np.testing.assert_allclose(hit.memory.embedding, unit_vector(seed), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "text",
     ["", "   ", "?!", '"', "*", "OR", "NEAR(", 'tea" OR "x', "sk : s1", "content:tea", "tea*",

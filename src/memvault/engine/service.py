@@ -11,8 +11,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from memvault.engine import validation
-from memvault.engine.retrieval import fuse
+from memvault.engine import retrieval, temporal, validation
 from memvault.engine.updates import OFFLINE_CHAT_MODEL, submit_update
 from memvault.errors import InvalidRequest, ModelUnavailable
 from memvault.models import (
@@ -24,7 +23,6 @@ from memvault.models import (
     Page,
     ScopeSummary,
     ScoredMemory,
-    SearchCandidates,
     StoreOptions,
     UpdateJob,
     new_id,
@@ -344,7 +342,9 @@ class MemoryService:
             return SearchOutcome([ScoredMemory(m, 1.0) for m in page.items], static=True)
         query = query[-MAX_QUERY_CHARS:]
         limit = max_memories or DEFAULT_SEARCH_LIMIT
-        depth = max(limit * 3, 20)
+        periods = temporal.query_periods(query, today=temporal.today_utc(now()))
+        # A named period reaches deeper: its memories may rank low on words and meaning alone.
+        depth = max(limit * 3, 20) if not periods else max(limit * 5, retrieval.PERIOD_DEPTH)
         # The full-text half needs no embedding: it runs on a reader thread while the query is
         # embedded.
         by_text = asyncio.ensure_future(self.store.search_candidates(
@@ -357,6 +357,15 @@ class MemoryService:
             )
         finally:
             text_hits = await by_text
-        candidates = SearchCandidates(by_vector.by_vector, text_hits.by_text)
-        return SearchOutcome(fuse(candidates, limit), static=False)
+        ranking = retrieval.Ranking(embedding, periods)
+        ranking.add_vector(by_vector.by_vector)
+        ranking.add_text(text_hits.by_text, retrieval.LEXICAL_WEIGHT)
+        # Second round: names the best memories add to the query (see retrieval's docstring).
+        seeds, names = ranking.seeds(query)
+        if names:
+            second = await self.store.search_candidates(
+                store.id, scope, text=names, embedding=None, kinds=kinds, limit=max(limit, 10)
+            )
+            ranking.add_text(second.by_text, retrieval.SECOND_WEIGHT, seeds)
+        return SearchOutcome(ranking.top(limit), static=False)
 

@@ -203,8 +203,9 @@ class Store(Protocol):
         limit: int,
     ) -> SearchCandidates:
         """Up to ``limit`` active memories of ``kinds`` nearest to ``embedding`` (cosine) and up
-        to ``limit`` best full-text matches for ``text``. Embeddings are unit length. Empty
-        ``kinds`` finds nothing; ``text`` without a word gives no text matches."""
+        to ``limit`` best full-text matches for ``text``. Embeddings are unit length, and every
+        memory found carries its own (the engine scores text matches by it). Empty ``kinds``
+        finds nothing; ``text`` without a word gives no text matches."""
 
     async def delete_scope(self, store_id: str, scope: str, *, actor: str = "system") -> int:
         """Delete every memory and memory entry of the scope; returns how many there were

@@ -1,0 +1,5 @@
+import sys
+
+from bench.quality import run
+
+print(run(quick="--quick" in sys.argv))
