@@ -27,6 +27,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         store,
         default_pipeline(store, embeddings, settings),
         concurrency=settings.worker_concurrency,
+        lease_seconds=settings.job_lease_seconds,
     )
     metrics_server = None
     if settings.worker_metrics_port:

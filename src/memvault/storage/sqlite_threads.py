@@ -88,8 +88,10 @@ def translate_error(exc: BaseException) -> BaseException:
         error = StorageFull(
             "the database is full (no disk space, or its size cap); nothing was written"
         )
-    elif name.startswith(("SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN")):
-        error = StorageFailed(f"the database could not be written ({message}); nothing was written")
+    elif name.startswith(
+        ("SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_CORRUPT")
+    ):  # FTS5 reports a read that failed with EIO as SQLITE_CORRUPT
+        error = StorageFailed(f"the database's storage failed ({message}); nothing was written")
     elif isinstance(exc, sqlite3.OperationalError) and ("locked" in message or "busy" in message):
         error = ServiceUnavailable(
             "the database is busy (another process holds its write lock); retry"
