@@ -20,14 +20,17 @@ $(VENV)/.installed: pyproject.toml
 install-test: $(VENV)/.installed-test
 
 # The web inspector's browser tests drive the system's chromium (Debian's package), and the Agent
-# Framework tests a real Redis (they start redis-server when none runs): both installed here when
-# missing, with sudo unless already root.
+# Framework tests a real Redis (they start redis-server when none runs), and the failing-I/O tests
+# inject EIO into a live server with libfiu (fiu-utils): all installed here when missing, with sudo
+# unless already root.
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	command -v redis-server >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+	command -v fiu-ctrl >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fiu-utils libfiu0; }
 	touch $@
 
 serve: install
@@ -48,8 +51,12 @@ test: install-test
 soak: install-test
 	MEMVAULT_SOAK_CYCLES=$${MEMVAULT_SOAK_CYCLES:-1000} $(BIN)/python -m pytest -m soak tests/reliability $(PYTEST_ARGS)
 
-bench: install-test
-	$(BIN)/python -m bench
+$(VENV)/.installed-bench: $(VENV)/.installed-test
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-sdk-* .pytest_cache

@@ -17,7 +17,8 @@ import platform
 import time
 from pathlib import Path
 
-SECTIONS = ["embeddings", "storage", "http_api", "postgres", "updates", "extraction"]
+SECTIONS = ["embeddings", "storage", "http_api", "postgres", "updates", "extraction", "peers",
+            "load", "quality"]
 OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 

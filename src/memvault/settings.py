@@ -139,8 +139,11 @@ class Settings(BaseSettings):
         0, description="Threads for the local embedding model (0: one per core)."
     )
     vector_cache_mb: int = Field(
-        1_024,
-        description="Memory for the in-process vector index of the SQLite backend, in MiB.",
+        2_048,
+        description=(
+            "Memory for the in-process vector index of the SQLite backend, in MiB (about 1.7 KB"
+            " per memory with the local model: the default holds ~1.2M memories)."
+        ),
     )
     sqlite_synchronous: str = Field(
         "FULL",
@@ -204,6 +207,16 @@ class Settings(BaseSettings):
         True, description="Run the update worker inside `memvault serve` (off: run `memvault worker`)."
     )
     worker_concurrency: int = Field(2, description="Updates one worker processes at once.")
+    job_lease_seconds: int = Field(
+        60,
+        description=(
+            "Seconds a worker holds an update it claimed, renewed every third of it while the"
+            " update runs: an update whose worker died is taken over by another worker (or the"
+            " restarted one) this long after its last renewal."
+        ),
+        ge=2,
+        le=3_600,
+    )
     worker_metrics_port: int = Field(
         0,
         description=(
