@@ -30,6 +30,7 @@ import httpx
 import pytest
 
 from memvault.api.auth import key_hash, new_key
+from memvault.api.errors import flattened_routes
 from memvault.models import now
 from memvault.settings import Settings
 from memvault.storage import open_store
@@ -454,7 +455,7 @@ def test_the_matrix_covers_every_route_of_every_face() -> None:
     from memvault.api.openai.routes import GA_PREFIX, PREVIEW_PREFIX
 
     routes = [
-        route for route in _flattened(create_app(Settings()).routes)
+        route for route in flattened_routes(create_app(Settings()).routes)
         if getattr(route, "methods", None) and route.path != "/healthz"
         and not route.path.startswith(("/docs", "/redoc", "/openapi"))
         and "{path:path}" not in route.path
@@ -471,15 +472,6 @@ def test_the_matrix_covers_every_route_of_every_face() -> None:
                      if (method, route.path) not in covered)
     assert not missing, f"endpoints without a row in the matrix: {missing}"
 
-
-def _flattened(routes: list[Any]) -> Iterator[Any]:
-    """The app's routes, those of included routers too."""
-    for route in routes:
-        inner = getattr(route, "original_router", None)
-        if inner is not None:
-            yield from _flattened(inner.routes)
-        else:
-            yield route
 
 
 @pytest.mark.parametrize("caller", CALLERS)

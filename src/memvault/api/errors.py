@@ -86,7 +86,7 @@ def allowed_methods(request: Request) -> str:
     that route's). Empty when no route but a catch-all matches."""
     template = None
     methods: set[str] = set()
-    for route in _flattened(request.app.routes):
+    for route in flattened_routes(request.app.routes):
         path = getattr(route, "path", None)
         if path is None or "{path:path}" in path or (template is not None and path != template):
             continue
@@ -97,12 +97,12 @@ def allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-def _flattened(routes: list[Any]) -> Iterator[Any]:
+def flattened_routes(routes: list[Any]) -> Iterator[Any]:
     """``routes`` with those of included routers in their place."""
     for route in routes:
         inner = getattr(route, "original_router", None)
         if inner is not None:
-            yield from _flattened(inner.routes)
+            yield from flattened_routes(inner.routes)
         else:
             yield route
 
