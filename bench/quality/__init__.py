@@ -42,10 +42,16 @@ from pathlib import Path
 
 import numpy as np
 
-from memvault.engine.retrieval import fuse
 from memvault.engine.service import MemoryService
 from memvault.engine.transfer import import_lines
-from memvault.models import Memory, MemoryKind, MemoryRecord, SearchCandidates, new_id
+from memvault.models import (
+    Memory,
+    MemoryKind,
+    MemoryRecord,
+    ScoredMemory,
+    SearchCandidates,
+    new_id,
+)
 from memvault.providers.registry import EmbeddingProviders
 from memvault.settings import Settings
 from memvault.storage.sqlite import SQLiteStore
@@ -57,6 +63,28 @@ METHODS = ("BM25 only", "dense only", "hybrid before", "memvault")
 LIMIT = 10
 
 Search = Callable[[str, str], Awaitable[list[str]]]
+
+# "hybrid before": the reciprocal-rank fusion memvault's search used before its current ranking.
+# 60 is the constant of Cormack et al. (2009); text matches counted 0.8 of a vector neighbour.
+RRF_K = 60
+TEXT_WEIGHT = 0.8
+
+
+def fuse(candidates: SearchCandidates, limit: int) -> list[ScoredMemory]:
+    """Reciprocal-rank fusion of both candidate lists; best first, at most ``limit``.
+
+    A memory found by both lists outranks one found by either alone; ties keep vector order.
+    """
+    scores: dict[str, float] = {}
+    memories = {}
+    for rank, hit in enumerate(candidates.by_vector):
+        scores[hit.memory.id] = scores.get(hit.memory.id, 0.0) + 1.0 / (RRF_K + rank + 1)
+        memories[hit.memory.id] = hit.memory
+    for rank, hit in enumerate(candidates.by_text):
+        scores[hit.memory.id] = scores.get(hit.memory.id, 0.0) + TEXT_WEIGHT / (RRF_K + rank + 1)
+        memories.setdefault(hit.memory.id, hit.memory)
+    ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)[:limit]
+    return [ScoredMemory(memories[memory_id], score) for memory_id, score in ranked]
 
 
 def load() -> dict:

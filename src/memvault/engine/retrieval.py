@@ -4,9 +4,9 @@
 
 * **meaning first, words second**: a memory's score is its cosine similarity to the query (from
   its stored embedding, whichever list found it) plus ``LEXICAL_WEIGHT`` x its full-text score
-  relative to the best text match. Rank fusion (:func:`fuse`, what search did before) let one
-  shared word ("cat", "work") outrank the memory that answers in other words; scores keep how
-  close each match is;
+  relative to the best text match. Rank fusion (what search did before; bench/quality keeps
+  it as a baseline) let one shared word ("cat", "work") outrank the memory that answers in
+  other words; scores keep how close each match is;
 * **dates**: a query naming a period ("in May 2023", "last spring": :mod:`.temporal`) adds
   ``PERIOD_BONUS`` to the memories about that period (written in it, or naming a date in it),
   so they come first, ordered by relevance among themselves;
@@ -29,14 +29,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from memvault.engine import temporal
-from memvault.models import Memory, ScoredMemory, SearchCandidates
+from memvault.models import Memory, ScoredMemory
 from memvault.storage import fts
 
-# Reciprocal-rank fusion (:func:`fuse`) constant; 60 is the value from Cormack et al. (2009)
-# that hybrid search engines (Azure AI Search, Elasticsearch, pgvector examples) use by default.
-RRF_K = 60
-# In :func:`fuse`: text matches alone are weaker evidence than semantic neighbours.
-TEXT_WEIGHT = 0.8
 # The best text match adds this to its cosine similarity (relevant memories sit around 0.4-0.7
 # on the local model, unrelated ones around 0.0-0.3).
 LEXICAL_WEIGHT = 0.1
@@ -56,23 +51,6 @@ SECOND_WEIGHT = 0.15
 _NAME = re.compile(r"\b[A-Z][\w'-]*[a-z][\w'-]*")
 # A sentence's first word is capitalised anyway: there, "Thinking" or "Hiked" is no name.
 _OPENING_VERB = re.compile(r"(?:^|[.!?;:]\s+)([A-Z][a-z]+(?:ing|ed))\b")
-
-
-def fuse(candidates: SearchCandidates, limit: int) -> list[ScoredMemory]:
-    """Reciprocal-rank fusion of both candidate lists; best first, at most ``limit``.
-
-    A memory found by both lists outranks one found by either alone; ties keep vector order.
-    """
-    scores: dict[str, float] = {}
-    memories = {}
-    for rank, hit in enumerate(candidates.by_vector):
-        scores[hit.memory.id] = scores.get(hit.memory.id, 0.0) + 1.0 / (RRF_K + rank + 1)
-        memories[hit.memory.id] = hit.memory
-    for rank, hit in enumerate(candidates.by_text):
-        scores[hit.memory.id] = scores.get(hit.memory.id, 0.0) + TEXT_WEIGHT / (RRF_K + rank + 1)
-        memories.setdefault(hit.memory.id, hit.memory)
-    ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)[:limit]
-    return [ScoredMemory(memories[memory_id], score) for memory_id, score in ranked]
 
 
 class Ranking:
