@@ -320,21 +320,24 @@ def text_ranking_costs(db: Path, queries: list[str]) -> tuple[float, float, int]
     from memvault.storage import fts
 
     shared = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    scope_id = shared.execute("SELECT id FROM scopes ORDER BY id LIMIT 1").fetchone()[0]
-    token = f"s{scope_id}"
-    rows = shared.execute("SELECT rowid, sk, content FROM memories_fts WHERE memories_fts"
-                          " MATCH ?", (f'sk : "{token}"',)).fetchall()
+    scope_id, store_id, scope = shared.execute(
+        "SELECT id, store_id, scope FROM scopes ORDER BY id LIMIT 1").fetchone()
+    rows = shared.execute(
+        "SELECT rowid, words FROM memories_fts WHERE rowid IN"
+        " (SELECT seq FROM memories WHERE store_id = ? AND scope = ?)", (store_id, scope)
+    ).fetchall()
     alone = sqlite3.connect(":memory:")
     table = shared.execute("SELECT sql FROM sqlite_master WHERE name = 'memories_fts'").fetchone()
     alone.execute(table[0])
-    alone.executemany("INSERT INTO memories_fts (rowid, sk, content) VALUES (?, ?, ?)", rows)
-    sql = ("SELECT rowid, bm25(memories_fts, 0.0, 1.0) FROM memories_fts"
+    alone.executemany("INSERT INTO memories_fts (rowid, words) VALUES (?, ?)", rows)
+    sql = ("SELECT rowid, bm25(memories_fts) FROM memories_fts"
            " WHERE memories_fts MATCH ? ORDER BY 2 LIMIT 60")
+    prefix = fts.scope_prefix(scope_id)
     costs = []
     for conn in (shared, alone):
         started = time.process_time()
         for query in queries:
-            conn.execute(sql, (fts.scope_match(token, query),)).fetchall()
+            conn.execute(sql, (fts.scoped_match(prefix, query),)).fetchall()
         costs.append((time.process_time() - started) / len(queries) * 1000)
         conn.close()
     return costs[0], costs[1], len(rows)
@@ -489,13 +492,13 @@ def report(plan: Plan, results: dict[str, dict], *, model_1: float, model_32: fl
         "",
         f"Server CPU per search at {basis['rate']:.0f}/s: {per_search:.1f} ms, so 2 cores serve at"
         f" most ~{2000 / per_search:.0f} searches/s. Query embedding alone costs"
-        f" {model_32:.1f} ms of CPU per query in batches of 32. The"
-        f" full-text half ranks with FTS5's bm25, which computes each term's IDF over the whole"
-        f" table: one search's first full-text query costs {fts[0]:.2f} ms of CPU on the shared"
-        f" table of {plan.scopes * plan.per_scope:,} rows, against {fts[1]:.2f} ms for the same"
-        f" {fts[2]:,} rows of one scope in a table of their own (in-process, {300}"
-        " queries); a search runs one such query, plus a second, shorter one when its best"
-        " memory names something the query did not.",
+        f" {model_32:.1f} ms of CPU per query in batches of 32. The full-text half ranks with"
+        f" FTS5's bm25 over words of the scope (memvault.storage.fts): one search's first"
+        f" full-text query costs {fts[0]:.2f} ms of CPU on the shared table of"
+        f" {plan.scopes * plan.per_scope:,} rows, against {fts[1]:.2f} ms for the same"
+        f" {fts[2]:,} rows of one scope in a table of their own (in-process, 300 queries); a"
+        " search runs one such query, plus a second, shorter one when its best memory names"
+        " something the query did not.",
     ]
     if target["completed"] < target["sent"] / 2:
         lines += [

@@ -93,6 +93,58 @@ async def test_database_from_a_newer_memvault_is_refused(tmp_path: Path) -> None
         await opened(tmp_path / "m.db")
 
 
+async def test_text_index_of_an_earlier_version_is_rebuilt_in_scoped_words(
+    tmp_path: Path,
+) -> None:
+    """0008 rewrites the shared-vocabulary index (``sk`` token column) that databases written
+    before it hold: text search finds the same memories afterwards, each in its own scope."""
+    path = tmp_path / "old.db"
+    store = await opened(path)
+    ms = await store.create_store(memory_store())
+    texts = {"a": ["the user drinks green tea", "the user's cat is called Miso"],
+             "b": ["the user drinks black coffee", "green tea gives the user headaches"]}
+    for scope, contents in texts.items():
+        await store.add_memories(ms.id, scope, [new_memory(c, seed=i) for i, c in
+                                                enumerate(contents)])
+    await store.close()
+    # The index as the version before 0008 wrote it.
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript("""
+        DROP TABLE memories_fts;
+        CREATE VIRTUAL TABLE memories_fts USING fts5 (
+            sk, content, tokenize = 'porter unicode61 remove_diacritics 2');
+        INSERT INTO memories_fts (rowid, sk, content)
+        SELECT m.seq, 's' || s.id, m.content FROM memories AS m
+        JOIN scopes AS s ON s.store_id = m.store_id AND s.scope = m.scope;
+        DELETE FROM schema_migrations WHERE version >= 8;
+    """)
+    conn.close()
+
+    store = await opened(path)
+    try:
+        for scope, query, expected in [("a", "green tea", ["the user drinks green tea"]),
+                                       ("b", "green tea", ["green tea gives the user headaches"]),
+                                       ("a", "cats", ["the user's cat is called Miso"]),
+                                       ("a", "coffee", [])]:
+            hits = await store.search_candidates(
+                ms.id, scope, text=query, embedding=None, kinds=list(MemoryKind), limit=5
+            )
+            assert [hit.memory.content for hit in hits.by_text] == expected, (scope, query)
+        # New writes land in the rebuilt index.
+        await store.add_memories(ms.id, "b", [new_memory("coffee cake on Sundays", seed=5)])
+        hits = await store.search_candidates(
+            ms.id, "b", text="cake", embedding=None, kinds=list(MemoryKind), limit=5
+        )
+        assert [hit.memory.content for hit in hits.by_text] == ["coffee cake on Sundays"]
+    finally:
+        await store.close()
+    conn = sqlite3.connect(path)
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(memories_fts)")]
+    assert columns == ["words"]
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    conn.close()
+
+
 def test_claim_query_uses_the_indexes(tmp_path: Path) -> None:
     """Claiming must not scan the finished updates, which pile up."""
     conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)

@@ -1,9 +1,18 @@
-"""Turning a user's text into a safe full-text query.
+"""Turning text into full-text index rows and safe full-text queries.
 
 User text never reaches the full-text engine as syntax: it is cut into words, each word becomes
 a quoted phrase, and the phrases are joined with ``OR`` (bm25 ranks documents that match more of
 them higher). ``OR``, ``NEAR``, ``*``, ``"``, ``:`` and ``^`` in the input are words or nothing,
-never operators. The SQLite backend wraps the result as ``sk : "<scope token>" AND content : (<terms>)``.
+never operators.
+
+**Scoped words (SQLite).** The SQLite backend keeps one FTS5 table for every scope, and indexes
+each word glued to its scope's prefix (``s7xcoffee`` for "coffee" in the scope whose row id is 7):
+:func:`scoped_words` for rows, :func:`scoped_match` for queries. Every posting list then belongs
+to one scope, so a query reads only its own scope's postings and bm25's document frequencies are
+the scope's own: with one shared vocabulary, each term's frequency came from the whole table
+(3.6x the CPU per query at 100 scopes x 10k memories, and other scopes' texts swayed the ranking).
+Both sides cut and case-fold words with the same Python code; FTS5's tokenizer then applies the
+same folding and stemming to each side, so they always agree.
 """
 
 from __future__ import annotations
@@ -13,7 +22,8 @@ import re
 MAX_TERMS = 32
 """Words beyond this many are ignored: they add cost and almost never change the top results."""
 
-_WORD = re.compile(r"\w+")
+# Letters and digits: what FTS5's unicode61 tokenizer keeps by default ("L* N*"); "_" splits.
+_WORD = re.compile(r"[^\W_]+")
 
 # Function words match most memories and rank none of them (memories are short third-person
 # facts, questions are first-person): leaving them out keeps a query's cost to the words that
@@ -33,9 +43,7 @@ def query_terms(text: str) -> list[str]:
     appearance, at most ``MAX_TERMS``); all of its words when every one is a stopword."""
     seen: dict[str, None] = {}
     for match in _WORD.finditer(text):
-        word = match.group().casefold()
-        if word.strip("_") and word not in seen:
-            seen[word] = None
+        seen.setdefault(match.group().casefold(), None)
     words = [word for word in seen if word not in STOPWORDS] or list(seen)
     return words[:MAX_TERMS]
 
@@ -45,25 +53,22 @@ def quote(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def match_terms(text: str) -> str | None:
-    """An FTS5 expression matching any word of ``text``; ``None`` when there is no word.
+def scope_prefix(scope_id: int) -> str:
+    """The prefix of a scope's words in the SQLite index (digits then ``x``: no two scopes'
+    prefixes can produce the same word)."""
+    return f"s{scope_id}x"
 
-    >>> match_terms('coffee OR "tea"*')
-    '"coffee" OR "tea"'
-    """
+
+def scoped_words(prefix: str, text: str) -> str:
+    """What the SQLite index holds for ``text`` in the scope of ``prefix``: every word,
+    case-folded, glued to the prefix, separated by spaces."""
+    return " ".join(prefix + match.group().casefold() for match in _WORD.finditer(text))
+
+
+def scoped_match(prefix: str, text: str) -> str | None:
+    """The MATCH expression for ``text`` within the scope of ``prefix``; ``None`` when ``text``
+    has no word."""
     terms = query_terms(text)
     if not terms:
         return None
-    return " OR ".join(quote(term) for term in terms)
-
-
-def scope_match(scope_token: str, text: str) -> str | None:
-    """The full MATCH expression for ``text`` within one scope; ``None`` when ``text`` has no word.
-
-    Putting the scope token in the query (rather than only filtering joined rows afterwards) makes
-    FTS5 intersect posting lists, so the cost follows the scope's size, not the table's.
-    """
-    terms = match_terms(text)
-    if terms is None:
-        return None
-    return f"sk : {quote(scope_token)} AND content : ({terms})"
+    return " OR ".join(quote(prefix + term) for term in terms)

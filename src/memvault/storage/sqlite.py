@@ -14,7 +14,8 @@
   use, updated by this process's writes after they commit, and reloaded when the stored
   ``(scope id, generation)`` differs from the cached one, i.e. when another process (the worker)
   wrote the scope. Checking costs one indexed lookup per search.
-* Text search: FTS5 with bm25, restricted to the scope by a token column (``fts``).
+* Text search: FTS5 with bm25 over words glued to their scope's prefix, so each scope has
+  posting lists (and term statistics) of its own (``fts``).
 """
 
 from __future__ import annotations
@@ -123,9 +124,20 @@ _E_COLUMNS = ", ".join(f"m.{column.strip()}" for column in ENTRY_COLUMNS.split("
 ScopeKey = tuple[str, str]
 
 
-def scope_token(scope_id: int) -> str:
-    """The scope's token in ``memories_fts.sk``."""
-    return f"s{scope_id}"
+def _index_text(conn: sqlite3.Connection, seq: int, scope_id: int, text: str) -> None:
+    """Index ``text`` as row ``seq`` of ``memories_fts``, in words of its scope
+    (:func:`memvault.storage.fts.scoped_words`)."""
+    conn.execute(
+        "INSERT INTO memories_fts (rowid, words) VALUES (?, ?)",
+        (seq, fts.scoped_words(fts.scope_prefix(scope_id), text)),
+    )
+
+
+def _reindex_text(conn: sqlite3.Connection, seq: int, scope_id: int, text: str) -> None:
+    conn.execute(
+        "UPDATE memories_fts SET words = ? WHERE rowid = ?",
+        (fts.scoped_words(fts.scope_prefix(scope_id), text), seq),
+    )
 
 
 def _text_matches(
@@ -142,7 +154,7 @@ def _text_matches(
     """
     depth = 2 * limit
     ranked = conn.execute(
-        "SELECT rowid, bm25(memories_fts, 0.0, 1.0) FROM memories_fts"
+        "SELECT rowid, bm25(memories_fts) FROM memories_fts"
         " WHERE memories_fts MATCH ? ORDER BY 2 LIMIT ?",
         (match, depth),
     ).fetchall()
@@ -159,7 +171,7 @@ def _text_matches(
         return rows
     return conn.execute(
         select.format(
-            rank="bm25(memories_fts, 0.0, 1.0)",
+            rank="bm25(memories_fts)",
             source="memories_fts JOIN memories AS m ON m.seq = memories_fts.rowid",
         )
         + " AND memories_fts MATCH ? ORDER BY text_rank LIMIT ?",
@@ -545,7 +557,7 @@ class SQLiteStore:
                 hits = self._nearest(conn, key, head, query, kinds=kinds, now=ts, limit=limit)
                 by_vector = _scored_rows(conn, store_id, scope, hits, ts)
                 by_text = []
-                match = fts.scope_match(scope_token(head[0]), text)
+                match = fts.scoped_match(fts.scope_prefix(head[0]), text)
                 if match is not None:
                     rows = _text_matches(
                         conn,
@@ -886,7 +898,7 @@ class SQLiteStore:
                 )
                 by_vector = _scored_entries(conn, store_id, scope, hits)
                 by_text: list[ScoredEntry] = []
-                match = fts.scope_match(scope_token(head[0]), text)
+                match = fts.scoped_match(fts.scope_prefix(head[0]), text)
                 if match is not None:
                     rows = _text_matches(
                         conn,
@@ -1177,7 +1189,7 @@ class ScopeWrite:
         store_id, scope = self.key
         kind, status = MemoryKind(new.kind), MemoryStatus(new.status)
         blob = embedding_blob(new.embedding, self.dim)
-        token = scope_token(self._bump())
+        scope_id = self._bump()
         memory_id = new_id("mem")
         source = tuple(dict(entry) for entry in new.source)
         cursor = self.conn.execute(
@@ -1191,10 +1203,7 @@ class ScopeWrite:
         )  # fmt: skip
         seq = cursor.lastrowid
         assert seq is not None
-        self.conn.execute(
-            "INSERT INTO memories_fts (rowid, sk, content) VALUES (?, ?, ?)",
-            (seq, token, new.content),
-        )
+        _index_text(self.conn, seq, scope_id, new.content)
         embedding = np.frombuffer(blob, dtype="<f4")
         if status is MemoryStatus.ACTIVE:
             self._vectors[seq] = VectorRow(seq, kind, new.expires_at, embedding)
@@ -1214,7 +1223,7 @@ class ScopeWrite:
         self._take_slot()
         kind, status = MemoryKind(memory.kind), MemoryStatus(memory.status)
         blob = embedding_blob(memory.embedding, self.dim)
-        token = scope_token(self._bump())
+        scope_id = self._bump()
         source = tuple(dict(entry) for entry in memory.source)
         cursor = self.conn.execute(
             "INSERT INTO memories (id, store_id, scope, kind, content, embedding, status,"
@@ -1228,10 +1237,7 @@ class ScopeWrite:
         )  # fmt: skip
         seq = cursor.lastrowid
         assert seq is not None
-        self.conn.execute(
-            "INSERT INTO memories_fts (rowid, sk, content) VALUES (?, ?, ?)",
-            (seq, token, memory.content),
-        )
+        _index_text(self.conn, seq, scope_id, memory.content)
         self.conn.executemany(
             "INSERT INTO memory_history (memory_id, store_id, scope, version, content,"
             " changed_at, changed_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -1256,7 +1262,7 @@ class ScopeWrite:
             raise InvalidRequest(f"entry {entry.path!r} has no embedding", param="embedding")
         self._take_slot()
         blob = embedding_blob(entry.embedding, self.dim)
-        token = scope_token(self._bump())
+        scope_id = self._bump()
         cursor = self.conn.execute(
             "INSERT INTO memories (id, store_id, scope, kind, content, embedding, status,"
             " version, expires_at, created_by, updated_by, source, created_at, updated_at, path,"
@@ -1269,9 +1275,8 @@ class ScopeWrite:
         )  # fmt: skip
         seq = cursor.lastrowid
         assert seq is not None
-        self.conn.execute(
-            "INSERT INTO memories_fts (rowid, sk, content) VALUES (?, ?, ?)",
-            (seq, token, entry_text(entry.path, entry.description, entry.contents)),
+        _index_text(
+            self.conn, seq, scope_id, entry_text(entry.path, entry.description, entry.contents)
         )
         self.conn.executemany(
             "INSERT INTO memory_history (memory_id, store_id, scope, version, content,"
@@ -1319,10 +1324,7 @@ class ScopeWrite:
                 new_expiry, row["seq"],
             ),
         )  # fmt: skip
-        self.conn.execute(
-            "UPDATE memories_fts SET content = ? WHERE rowid = ?", (content, row["seq"])
-        )
-        self._bump()
+        _reindex_text(self.conn, row["seq"], self._bump(), content)
         return self._reread(row["seq"])
 
     def touch(
@@ -1374,7 +1376,7 @@ class ScopeWrite:
                 f"an entry already exists at {new.path!r} in this scope", param="path"
             )
         self._take_slot()
-        token = scope_token(self._bump())
+        scope_id = self._bump()
         entry_id = new_id("entry")
         cursor = self.conn.execute(
             "INSERT INTO memories (id, store_id, scope, kind, content, embedding, status,"
@@ -1387,10 +1389,7 @@ class ScopeWrite:
         )  # fmt: skip
         seq = cursor.lastrowid
         assert seq is not None
-        self.conn.execute(
-            "INSERT INTO memories_fts (rowid, sk, content) VALUES (?, ?, ?)",
-            (seq, token, entry_text(new.path, new.description, new.contents)),
-        )
+        _index_text(self.conn, seq, scope_id, entry_text(new.path, new.description, new.contents))
         embedding = np.frombuffer(blob, dtype="<f4")
         self._vectors[seq] = VectorRow(seq, ENTRY_KIND, None, embedding)
         return MemoryEntry(
@@ -1434,11 +1433,9 @@ class ScopeWrite:
             " version = version + 1, updated_at = ?, updated_by = ? WHERE seq = ?",
             (contents, description, blob, self.ts, updated_by, row["seq"]),
         )
-        self.conn.execute(
-            "UPDATE memories_fts SET content = ? WHERE rowid = ?",
-            (entry_text(path, description, contents), row["seq"]),
+        _reindex_text(
+            self.conn, row["seq"], self._bump(), entry_text(path, description, contents)
         )
-        self._bump()
         self._vectors[row["seq"]] = VectorRow(
             row["seq"], ENTRY_KIND, None, np.frombuffer(blob, dtype="<f4")
         )

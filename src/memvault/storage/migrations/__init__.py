@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from memvault.errors import MemvaultError
 from memvault.models import now
+from memvault.storage import fts
 
 if TYPE_CHECKING:
     import psycopg
@@ -101,6 +102,8 @@ def _strip_comments(sql: str) -> str:
 def apply_sqlite(conn: sqlite3.Connection) -> list[int]:
     """Apply pending migrations on ``conn`` (autocommit mode); returns the versions applied."""
     migrations = load_migrations("sqlite")
+    # SQL functions migrations may call.
+    conn.create_function("memvault_scoped_words", 2, fts.scoped_words, deterministic=True)
     conn.execute(SCHEMA_MIGRATIONS_SQL)
     applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
     check_not_newer(applied, migrations)
