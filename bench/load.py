@@ -170,6 +170,7 @@ async def _generate(port: int, requests: list[bytes], rate: float, timeout: floa
     loop = asyncio.get_running_loop()
     idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
     latencies = np.full(len(requests), np.nan)
+    ok = np.zeros(len(requests), dtype=bool)
     errors: dict[str, int] = {}
     opened = 0
 
@@ -203,6 +204,8 @@ async def _generate(port: int, requests: list[bytes], rate: float, timeout: floa
             error(f"HTTP {status}")
         elif expect not in body:
             error("unexpected body")
+        else:
+            ok[i] = True
         idle.append((*conn, loop.time()))
 
     tasks = set()
@@ -224,6 +227,7 @@ async def _generate(port: int, requests: list[bytes], rate: float, timeout: floa
     for _, writer, _ in idle:
         writer.close()
     done = latencies[~np.isnan(latencies)] * 1000
+    answered = latencies[ok] * 1000
     return {
         "sent": len(requests), "completed": int(len(done)), "errors": errors,
         "send_s": sent_s, "wall_s": wall, "connections": opened,
@@ -231,6 +235,8 @@ async def _generate(port: int, requests: list[bytes], rate: float, timeout: floa
         "p95": float(np.percentile(done, 95)) if len(done) else float("nan"),
         "p99": float(np.percentile(done, 99)) if len(done) else float("nan"),
         "max": float(done.max()) if len(done) else float("nan"),
+        "ok": int(ok.sum()),
+        "ok_p99": float(np.percentile(answered, 99)) if len(answered) else float("nan"),
         "cpu_s": (after.ru_utime + after.ru_stime) - (usage.ru_utime + usage.ru_stime),
     }
 
@@ -343,6 +349,61 @@ def text_ranking_costs(db: Path, queries: list[str]) -> tuple[float, float, int]
     return costs[0], costs[1], len(rows)
 
 
+async def stage_costs(data_dir: Path, queries: list[str], scopes: int) -> dict[str, float]:
+    """CPU ms per search of each stage of ``MemoryService.search`` after the query embedding,
+    in process on the seeded database (one search at a time, every scope loaded): the
+    full-text round, the vector round, ranking, and the second round (averaged over all
+    searches; ``second_share`` is the share of searches that run one)."""
+    from memvault.engine import retrieval, temporal
+    from memvault.models import MemoryKind
+
+    settings = Settings(data_dir=data_dir)
+    vectors = shared_local_embedder().embed(queries)
+    rng = random.Random(3)
+    picked = [scope_name(rng.randrange(scopes)) for _ in queries]
+    kinds = list(MemoryKind)
+    depth = 30  # what a search for 10 memories asks each list for
+    store = await open_store(settings.resolved_database_url, settings)
+    try:
+        store_id = (await store.list_stores("default", limit=100)).items[0].id
+        for i in range(scopes):
+            await store.search_candidates(store_id, scope_name(i), text="warm up",
+                                          embedding=vectors[0], kinds=kinds, limit=depth)
+        costs: dict[str, float] = {}
+
+        async def timed(name: str, call) -> list:
+            started = time.process_time()
+            out = [await call(i) for i in range(len(queries))]
+            costs[name] = (time.process_time() - started) / len(queries) * 1000
+            return out
+
+        text = await timed("text", lambda i: store.search_candidates(
+            store_id, picked[i], text=queries[i], embedding=None, kinds=kinds, limit=depth))
+        vector = await timed("vector", lambda i: store.search_candidates(
+            store_id, picked[i], text="", embedding=vectors[i], kinds=kinds, limit=depth))
+        started = time.process_time()
+        names = []
+        for i, query in enumerate(queries):
+            ranking = retrieval.Ranking(vectors[i], temporal.query_periods(
+                query, today=temporal.today_utc(time.time())))
+            ranking.add_vector(vector[i].by_vector)
+            ranking.add_text(text[i].by_text, retrieval.LEXICAL_WEIGHT)
+            names.append(ranking.seeds(query)[1])
+            ranking.top(10)
+        costs["ranking"] = (time.process_time() - started) / len(queries) * 1000
+
+        async def second(i: int) -> None:
+            if names[i]:
+                await store.search_candidates(store_id, picked[i], text=names[i],
+                                              embedding=None, kinds=kinds, limit=10)
+
+        await timed("second", second)
+        costs["second_share"] = sum(1 for n in names if n) / len(names)
+        return costs
+    finally:
+        await store.close()
+
+
 def verdict(result: dict) -> bool:
     return (not result["errors"] and result["p99"] <= TARGET_P99_MS
             and result["achieved"] >= 0.98 * result["rate"])
@@ -408,11 +469,12 @@ def run(quick: bool = False) -> str:
                     break
         fts_shared, fts_alone, scope_rows = text_ranking_costs(data_dir / "memvault.db",
                                                                probe[:300])
+        stages = asyncio.run(stage_costs(data_dir, probe[300:600], plan.scopes))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return report(plan, results, model_1=model_1, model_32=model_32, seed_s=seed_s,
                   embed_s=embed_s, first_touch=first_touch, rss_mb=rss_mb,
-                  fts=(fts_shared, fts_alone, scope_rows))
+                  fts=(fts_shared, fts_alone, scope_rows), stages=stages)
 
 
 def touch_scopes(server: LiveServer, scopes: int) -> float:
@@ -440,7 +502,7 @@ def ms(value: float, digits: int = 1) -> str:
 
 def report(plan: Plan, results: dict[str, dict], *, model_1: float, model_32: float,
            seed_s: float, embed_s: float, first_touch: float, rss_mb: float,
-           fts: tuple[float, float, int]) -> str:
+           fts: tuple[float, float, int], stages: dict[str, float]) -> str:
     target = results["target"]
     sustained = [r["rate"] for name, r in results.items()
                  if name != "healthz" and verdict(r)]
@@ -488,6 +550,10 @@ def report(plan: Plan, results: dict[str, dict], *, model_1: float, model_32: fl
     held = [r for r in searches if verdict(r)]
     basis = max(held, key=lambda r: r["rate"]) if held else min(searches, key=lambda r: r["rate"])
     per_search = basis["server_cpu_s"] / max(1, basis["completed"]) * 1000
+    health = results["healthz"]
+    http_floor = health["server_cpu_s"] / max(1, health["completed"]) * 1000
+    in_process = (http_floor + model_32 + stages["text"] + stages["vector"] + stages["ranking"]
+                  + stages["second"])
     lines += [
         "",
         f"Server CPU per search at {basis['rate']:.0f}/s: {per_search:.1f} ms, so 2 cores serve at"
@@ -499,6 +565,22 @@ def report(plan: Plan, results: dict[str, dict], *, model_1: float, model_32: fl
         f" {fts[2]:,} rows of one scope in a table of their own (in-process, 300 queries); a"
         " search runs one such query, plus a second, shorter one when its best memory names"
         " something the query did not.",
+        "",
+        f"Where a search's CPU goes, against the budget of {2000 / TARGET_RATE:.1f} ms per search"
+        f" that {TARGET_RATE}/s on 2 cores leaves (stages measured one search at a time in"
+        " process on the same database after the server stopped; HTTP from the `/healthz` row):",
+        "",
+        "| stage | CPU ms per search |",
+        "|---|---:|",
+        f"| HTTP, middleware, routing (`/healthz` at {TARGET_RATE}/s) | {http_floor:.1f} |",
+        f"| query embedding (batch 1 / batch 32) | {model_1:.1f} / {model_32:.1f} |",
+        f"| full-text round (FTS5 top 60, rows of the best 30) | {stages['text']:.1f} |",
+        f"| vector round (10k-row scan, rows of the best 30) | {stages['vector']:.1f} |",
+        f"| ranking | {stages['ranking']:.2f} |",
+        f"| second round (in {stages['second_share'] * 100:.0f}% of searches; averaged over all)"
+        f" | {stages['second']:.1f} |",
+        f"| sum (embedding in batches of 32) | {in_process:.1f} |",
+        f"| measured: server CPU per search at {basis['rate']:.0f}/s | {per_search:.1f} |",
     ]
     if target["completed"] < target["sent"] / 2:
         lines += [

@@ -30,7 +30,8 @@
     ├── GenerationFailed              502 generation_failed (the chat model failed a response)
     ├── StorageFull                   507 storage_full (disk or MEMVAULT_SQLITE_MAX_PAGES full)
     └── ServiceUnavailable            503 service_unavailable
-        └── StorageFailed             503 storage_failed (the database's I/O failed)
+        ├── StorageFailed             503 storage_failed (the database's I/O failed)
+        └── Overloaded                503 overloaded (no search slot in time; ``retry_after``)
 
 Each class carries its HTTP status and a stable ``code``; each API face renders them in its own
 wire shape (see ``memvault.api``). Storage and engine code raise these and nothing else crosses a
@@ -222,3 +223,16 @@ class StorageFailed(ServiceUnavailable):
     the write was kept; a retry may succeed once the operator has repaired the storage."""
 
     code = "storage_failed"
+
+
+class Overloaded(ServiceUnavailable):
+    """The process is at its capacity: every slot of its search admission gate
+    (``MEMVAULT_MAX_CONCURRENT_SEARCHES``) stayed busy for ``MEMVAULT_SEARCH_QUEUE_TIMEOUT_MS``.
+    Raised before any work (no database read, no embedding), so nothing changed; ``retry_after``
+    is the whole number of seconds (at least 1) to wait, sent as ``Retry-After``."""
+
+    code = "overloaded"
+
+    def __init__(self, message: str, *, retry_after: int, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.retry_after = max(1, int(retry_after))

@@ -7,6 +7,7 @@ The README's settings table is generated from this class, and a test checks that
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -89,6 +90,26 @@ class Settings(BaseSettings):
             " `N/minute`; more get 429 with `Retry-After`. Counted per server process. Default:"
             " no limit."
         ),
+    )
+    max_concurrent_searches: int = Field(
+        0,
+        description=(
+            "Most searches (Foundry `:search_memories`, Databricks entries `:search`) one server"
+            " process runs at once; more wait their turn, first come first served, for"
+            " `MEMVAULT_SEARCH_QUEUE_TIMEOUT_MS`, then get 503 `overloaded` with `Retry-After`."
+            " 0: twice the cores the process may run on."
+        ),
+        ge=0,
+    )
+    search_queue_timeout_ms: float = Field(
+        100,
+        description=(
+            "How long a search waits for one of the `MEMVAULT_MAX_CONCURRENT_SEARCHES` slots"
+            " before it is refused with 503 (it has done nothing yet). 0: refuse at once when"
+            " every slot is busy."
+        ),
+        ge=0,
+        le=60_000,
     )
     max_memories_per_scope: int = Field(
         0,
@@ -332,6 +353,26 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'memvault.db'}"
+
+    @property
+    def resolved_max_concurrent_searches(self) -> int:
+        """``max_concurrent_searches``, or by default twice the cores this process may run on.
+
+        A search is a short pipeline: event loop, a reader thread (full text, then vectors) and
+        the embedding thread, so one search in flight per core leaves cores idle while it
+        moves between stages or waits on I/O (PostgreSQL, a remote embedding model). Two per
+        core keeps every stage busy and lets the embedding batcher batch; beyond that a search
+        adds no throughput, only a longer wait in the queues inside the process (the SQLite
+        reader pool has 4 threads: 2 x 2 cores fills it exactly). Past the slots, searches
+        wait in memvault's own bounded queue instead, where they can be refused cheaply.
+        """
+        if self.max_concurrent_searches:
+            return self.max_concurrent_searches
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            cores = os.cpu_count() or 1
+        return 2 * max(1, cores)
 
     @property
     def llm_configured(self) -> bool:

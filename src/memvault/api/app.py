@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 
 from memvault import __version__
 from memvault.api.admin import router as admin_router
+from memvault.api.admission import search_gate
 from memvault.api.agents.routes import router as agents_router
 from memvault.api.auth import Authenticator, authenticate
 from memvault.api.limits import RateLimits, limit_principal
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limits = RateLimits(
         settings.rate_limit_per_principal, settings.rate_limit_per_scope
     )
+    app.state.search_gate = search_gate(settings)
     app.state.ready = False
     app.state.error_renderers = {DATABRICKS_PREFIX: databricks_error_body,
                                  OPENAI_PATHS: openai_error_body}

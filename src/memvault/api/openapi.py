@@ -77,7 +77,8 @@ DESCRIPTIONS = {
     409: "A name or path is taken, or a concurrent change won",
     429: "Rate limited: retry after the Retry-After header's seconds",
     502: "The configured chat model failed",
-    503: "Storage (or this feature on this storage backend) is unavailable",
+    503: "Storage (or this feature on this storage backend) is unavailable, or the server is"
+         " at its search capacity (`Retry-After`)",
     507: "Storage is full",
 }
 READ_ERRORS = (400, 401, 403, 404, 429, 503)

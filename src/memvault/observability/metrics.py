@@ -16,6 +16,9 @@ Names and labels::
     memvault_llm_requests_total{model, operation, outcome}          outcome: ok or error
     memvault_llm_tokens_total{model, operation, direction}          direction: input or output
     memvault_llm_request_duration_seconds{model, operation}         histogram
+    memvault_searches_in_flight                                     gauge: holding a slot
+    memvault_searches_queued                                        gauge: waiting for one
+    memvault_searches_shed_total                                    refused with 503 overloaded
 
 ``route`` is the route's path template (``/api/projects/{project}/memory_stores/{name}``), never
 the raw path, so label values stay bounded; a path no route matches counts as ``unmatched``.
@@ -76,6 +79,19 @@ LLM_TOKENS = Counter(
 LLM_DURATION = Histogram(
     "memvault_llm_request_duration_seconds", "Time of one call of a chat model.",
     ["model", "operation"], buckets=_MODEL_BUCKETS, registry=REGISTRY,
+)
+
+SEARCHES_IN_FLIGHT = Gauge(
+    "memvault_searches_in_flight",
+    "Searches holding one of the MEMVAULT_MAX_CONCURRENT_SEARCHES slots.", registry=REGISTRY,
+)
+SEARCHES_QUEUED = Gauge(
+    "memvault_searches_queued", "Searches waiting for a slot.", registry=REGISTRY,
+)
+SEARCHES_SHED = Counter(
+    "memvault_searches_shed",
+    "Searches refused (503 overloaded) because no slot freed within"
+    " MEMVAULT_SEARCH_QUEUE_TIMEOUT_MS.", registry=REGISTRY,
 )
 
 

@@ -22,6 +22,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request
 
 from memvault.api.access import request_access
+from memvault.api.admission import admit_search
 from memvault.api.auth import caller
 from memvault.api.databricks import schema, wire
 from memvault.api.databricks.errors import PREFIX
@@ -270,8 +271,9 @@ async def search_entries(
 ) -> dict[str, Any]:
     """Best first, at most ``top_k`` (default 10, at most 50)."""
     body = body or wire.SearchEntriesIn()
-    store, _ = await _store(request, full_name, READ_MEMORY_STORE)
-    scope = wire.one_of("scope", scope, body.scope)
-    await _in_scope(request, scope)
-    hits = await _entries(request).search_entries(store, scope, body.query, top_k=body.top_k)
+    async with admit_search(request):  # or 503 overloaded, before any work
+        store, _ = await _store(request, full_name, READ_MEMORY_STORE)
+        scope = wire.one_of("scope", scope, body.scope)
+        await _in_scope(request, scope)
+        hits = await _entries(request).search_entries(store, scope, body.query, top_k=body.top_k)
     return wire.search_json(hits)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import JSONResponse
 
 from memvault.api.access import Access
+from memvault.api.admission import admit_search
 from memvault.api.auth import caller
 from memvault.api.foundry import schema, wire
 from memvault.api.openapi import (
@@ -110,14 +111,16 @@ async def list_stores(
 
 @router.post("/memory_stores/{name}:search_memories", **FOUNDRY.read(schema.SearchOut))
 async def search_memories(
-    project: ProjectName, name: StoreName, body: wire.SearchIn, service: Service, access: Access
+    request: Request, project: ProjectName, name: StoreName, body: wire.SearchIn,
+    service: Service, access: Access,
 ) -> JSONResponse:
-    store = await _store(service, project, name, access, READ_MEMORY_STORE)
-    access.require_scope(body.scope)
-    texts = wire.message_texts(body.items)
-    query = "\n".join(text for _, text in texts)
-    max_memories = body.options.max_memories if body.options else None
-    outcome = await service.search(store, body.scope, query, max_memories=max_memories)
+    async with admit_search(request):  # or 503 overloaded, before any work
+        store = await _store(service, project, name, access, READ_MEMORY_STORE)
+        access.require_scope(body.scope)
+        texts = wire.message_texts(body.items)
+        query = "\n".join(text for _, text in texts)
+        max_memories = body.options.max_memories if body.options else None
+        outcome = await service.search(store, body.scope, query, max_memories=max_memories)
     return JSONResponse({
         "search_id": new_id("search"),
         "memories": [

@@ -28,6 +28,7 @@ from memvault.errors import (
     MemvaultError,
     MethodNotAllowed,
     NotFound,
+    Overloaded,
     RateLimited,
     Unauthorized,
 )
@@ -56,7 +57,7 @@ def render_openai_error(request: Request, error: MemvaultError) -> JSONResponse:
     headers = {"x-request-id": req_id}
     if isinstance(error, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(error, RateLimited):
+    if isinstance(error, (RateLimited, Overloaded)):
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, MethodNotAllowed) and error.details.get("allow"):
         headers["Allow"] = error.details["allow"]
