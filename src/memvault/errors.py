@@ -227,8 +227,8 @@ class StorageFailed(ServiceUnavailable):
 
 class Overloaded(ServiceUnavailable):
     """The process is at its capacity: every slot of its search admission gate
-    (``MEMVAULT_MAX_CONCURRENT_SEARCHES``) stayed busy for ``MEMVAULT_SEARCH_QUEUE_TIMEOUT_MS``.
-    Raised before any work (no database read, no embedding), so nothing changed; ``retry_after``
+    (``MEMVAULT_MAX_CONCURRENT_SEARCHES``) is busy and its line (``MEMVAULT_MAX_QUEUED_SEARCHES``)
+    full, or a search waited ``MEMVAULT_SEARCH_QUEUE_TIMEOUT_MS`` in it. Raised before any work (no database read, no embedding), so nothing changed; ``retry_after``
     is the whole number of seconds (at least 1) to wait, sent as ``Retry-After``."""
 
     code = "overloaded"

@@ -95,21 +95,29 @@ class Settings(BaseSettings):
         0,
         description=(
             "Most searches (Foundry `:search_memories`, Databricks entries `:search`) one server"
-            " process runs at once; more wait their turn, first come first served, for"
-            " `MEMVAULT_SEARCH_QUEUE_TIMEOUT_MS`, then get 503 `overloaded` with `Retry-After`."
+            " process runs at once; the next wait their turn (`MEMVAULT_MAX_QUEUED_SEARCHES`)."
             " 0: twice the cores the process may run on."
         ),
         ge=0,
     )
-    search_queue_timeout_ms: float = Field(
-        100,
+    max_queued_searches: int = Field(
+        64,
         description=(
-            "How long a search waits for one of the `MEMVAULT_MAX_CONCURRENT_SEARCHES` slots"
-            " before it is refused with 503 (it has done nothing yet). 0: refuse at once when"
-            " every slot is busy."
+            "Most searches one server process keeps waiting for a slot, first come first"
+            " served; one more is refused at once with 503 `overloaded` and `Retry-After`"
+            " (having done nothing). 0: none wait."
         ),
         ge=0,
-        le=60_000,
+        le=100_000,
+    )
+    search_queue_timeout_ms: float = Field(
+        10_000,
+        description=(
+            "Longest a search waits for a slot before it is refused with 503 `overloaded` (it"
+            " has done nothing yet). 0: refuse at once when every slot is busy."
+        ),
+        ge=0,
+        le=600_000,
     )
     max_memories_per_scope: int = Field(
         0,

@@ -47,7 +47,7 @@ async def settle(condition: Callable[[], bool]) -> None:
 
 
 async def test_timeout_zero_refuses_at_once_when_every_slot_is_busy() -> None:
-    gate = AdmissionGate(2, 0)
+    gate = AdmissionGate(2, 64, 0)
     await gate.acquire()
     await gate.acquire()
     with pytest.raises(Overloaded) as refused:
@@ -63,7 +63,7 @@ async def test_timeout_zero_refuses_at_once_when_every_slot_is_busy() -> None:
 
 
 async def test_waiters_are_admitted_first_come_first_served() -> None:
-    gate = AdmissionGate(1, 60)
+    gate = AdmissionGate(1, 64, 60)
     await gate.acquire()
     order: list[int] = []
 
@@ -82,8 +82,28 @@ async def test_waiters_are_admitted_first_come_first_served() -> None:
     assert (gate.in_flight, gate.queued) == (0, 0)
 
 
+async def test_a_full_line_refuses_newcomers_at_once() -> None:
+    gate = AdmissionGate(1, 2, 60)
+    await gate.acquire()
+    waiting = [asyncio.create_task(gate.acquire()) for _ in range(2)]
+    await settle(lambda: gate.queued == 2)
+    with pytest.raises(Overloaded) as refused:
+        await gate.acquire()  # a third in line would be one too many
+    assert "2 more already wait" in refused.value.message
+    assert (gate.in_flight, gate.queued) == (1, 2)
+    gate.release()  # the first waiter gets the slot: the line has room for one again
+    await waiting[0]
+    third = asyncio.create_task(gate.acquire())
+    await settle(lambda: gate.queued == 2)
+    for _ in range(2):
+        gate.release()
+    await asyncio.gather(waiting[1], third)
+    gate.release()
+    assert (gate.in_flight, gate.queued) == (0, 0)
+
+
 async def test_a_waiter_that_times_out_is_refused_and_holds_nothing() -> None:
-    gate = AdmissionGate(1, 0.01)
+    gate = AdmissionGate(1, 64, 0.01)
     await gate.acquire()  # held for the whole test: the waiter cannot be admitted
     with pytest.raises(Overloaded) as refused:
         await gate.acquire()
@@ -94,7 +114,7 @@ async def test_a_waiter_that_times_out_is_refused_and_holds_nothing() -> None:
 
 
 async def test_a_cancelled_waiter_frees_nothing_it_did_not_hold() -> None:
-    gate = AdmissionGate(1, 60)
+    gate = AdmissionGate(1, 64, 60)
     await gate.acquire()
     admitted = asyncio.Event()
 
@@ -116,7 +136,7 @@ async def test_a_cancelled_waiter_frees_nothing_it_did_not_hold() -> None:
 
 
 async def test_a_waiter_cancelled_as_the_slot_reaches_it_passes_the_slot_on() -> None:
-    gate = AdmissionGate(1, 60)
+    gate = AdmissionGate(1, 64, 60)
     await gate.acquire()
     first = asyncio.create_task(gate.acquire())
     second = asyncio.create_task(gate.acquire())
@@ -202,11 +222,12 @@ def valve(llm: ScriptedOpenAIServer) -> Valve:
     return held
 
 
-def serve(llm: ScriptedOpenAIServer, data: Path, queue_timeout_ms: int) -> LiveServer:
-    """One search slot; stores embed with the scripted endpoint's ``text-embedding-3-small``."""
+def serve(llm: ScriptedOpenAIServer, data: Path, **gate: str) -> LiveServer:
+    """One search slot, ``gate`` settings; stores embed with the scripted endpoint's
+    ``text-embedding-3-small``."""
     env = {"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "sk-test",
            "MEMVAULT_EXTRACTOR": "offline", "MEMVAULT_MAX_CONCURRENT_SEARCHES": "1",
-           "MEMVAULT_SEARCH_QUEUE_TIMEOUT_MS": str(queue_timeout_ms)}
+           **{f"MEMVAULT_{name.upper()}": value for name, value in gate.items()}}
     server = LiveServer(data, env=env).start()
     try:
         with httpx.Client(base_url=server.url, timeout=60) as client:
@@ -231,8 +252,8 @@ def serve(llm: ScriptedOpenAIServer, data: Path, queue_timeout_ms: int) -> LiveS
 @pytest.fixture(scope="module")
 def shedding(llm: ScriptedOpenAIServer, valve: Valve, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[LiveServer]:
-    """Waits 50 ms for the one slot, then refuses."""
-    server = serve(llm, tmp_path_factory.mktemp("shedding") / "data", 50)
+    """Refuses a search as soon as the one slot is busy: no line (the default timeout)."""
+    server = serve(llm, tmp_path_factory.mktemp("shedding") / "data", max_queued_searches="0")
     yield server
     server.stop()
 
@@ -241,7 +262,8 @@ def shedding(llm: ScriptedOpenAIServer, valve: Valve, tmp_path_factory: pytest.T
 def queueing(llm: ScriptedOpenAIServer, valve: Valve, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[LiveServer]:
     """Waits up to a minute for the one slot: nothing here is refused."""
-    server = serve(llm, tmp_path_factory.mktemp("queueing") / "data", 60_000)
+    server = serve(llm, tmp_path_factory.mktemp("queueing") / "data",
+                   search_queue_timeout_ms="60000")
     yield server
     server.stop()
 

@@ -6,17 +6,20 @@ threads, embedding batcher) and all of them wait longer and longer, until none a
 a client's timeout. With it, at most ``MEMVAULT_MAX_CONCURRENT_SEARCHES`` searches run at once
 (default: twice the cores, see
 :attr:`memvault.settings.Settings.resolved_max_concurrent_searches`); the next ones wait in
-line, first come first served, and one that gets no slot within
-``MEMVAULT_SEARCH_QUEUE_TIMEOUT_MS`` is refused with :class:`~memvault.errors.Overloaded` (503,
-``Retry-After: 1``, in the face's error shape) before it has read the database or embedded
-anything. The admitted searches keep a bounded latency: their own time plus at most the
-queue timeout.
+line, first come first served. A search that finds ``MEMVAULT_MAX_QUEUED_SEARCHES`` already
+waiting, or gets no slot within ``MEMVAULT_SEARCH_QUEUE_TIMEOUT_MS``, is refused with
+:class:`~memvault.errors.Overloaded` (503, ``Retry-After: 1``, in the face's error shape)
+before it has read the database or embedded anything.
 
-The default timeout, 100 ms, is about a search's p99 under sustained load on 2 cores
-(docs/benchmarks.md): long enough to absorb a short burst (a slot frees every 10-20 ms when the
-4 slots of 2 cores hold ~30 ms searches), short enough that an admitted search waits at most
-about as long again as it runs. 0 refuses at once whenever every slot is busy. ``Retry-After`` is 1 s, the least the
-header can say: overload passes in well under a second once the excess goes elsewhere.
+Why a bounded line rather than a short wait: a burst (an agent fanning out searches, a client
+pool of 24 connections on a busy box) must wait its turn, not fail; what has to be refused is
+arrivals that outrun the service for good, since their line grows without end. The line's
+length tells the two apart: a client with N connections never has more than N searches
+waiting, while an open-loop overload fills any line at once. The default, 64, holds about a
+second of searches on 2 cores (docs/benchmarks.md); so an admitted search waits at most about
+that long, and the excess is refused the moment it arrives, at the cost of a parsed request.
+The timeout (10 s) only guards against searches that stall (a remote embedding model hanging):
+a search should not wait longer than its client will.
 
 The gate is per process, like the rate limits (:mod:`memvault.api.limits`): N replicas run up
 to N times the slots. Routes wrap the work of a search in ``async with admit_search(request):``,
@@ -41,8 +44,9 @@ RETRY_AFTER_SECONDS = 1
 
 
 class AdmissionGate:
-    """At most ``slots`` holders at once; the others wait first come first served, for at
-    most ``queue_timeout`` seconds, then get ``Overloaded``. Belongs to one event loop.
+    """At most ``slots`` holders at once; up to ``max_queued`` others wait, first come first
+    served, for at most ``queue_timeout`` seconds; the rest get ``Overloaded`` at once, and so
+    does a waiter whose time runs out. Belongs to one event loop.
 
     A freed slot passes straight to the oldest waiter, so a newcomer never overtakes the line.
     A waiter cancelled while it waits (its client went away) takes nothing with it: if the slot
@@ -50,15 +54,18 @@ class AdmissionGate:
 
     Example::
 
-        gate = AdmissionGate(slots=4, queue_timeout=0.1)
+        gate = AdmissionGate(slots=4, max_queued=64, queue_timeout=10)
         async with gate.admit():        # or raises Overloaded, having held nothing
             ...
     """
 
-    def __init__(self, slots: int, queue_timeout: float, *, what: str = "searches") -> None:
-        if slots < 1:
-            raise ValueError("an admission gate needs at least one slot")
+    def __init__(
+        self, slots: int, max_queued: int, queue_timeout: float, *, what: str = "searches"
+    ) -> None:
+        if slots < 1 or max_queued < 0:
+            raise ValueError("an admission gate needs at least one slot and max_queued >= 0")
         self.slots = slots
+        self.max_queued = max_queued
         self.queue_timeout = max(0.0, queue_timeout)
         self.what = what
         self._in_flight = 0
@@ -91,8 +98,8 @@ class AdmissionGate:
         if self._in_flight < self.slots:
             self._take()
             return
-        if self.queue_timeout <= 0:
-            raise self._refusal()
+        if self.queue_timeout <= 0 or self._queued >= self.max_queued:
+            raise self._refusal(waited=False)
         grant: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(grant)
         self._queued += 1
@@ -103,7 +110,7 @@ class AdmissionGate:
         except TimeoutError:
             # The slot may have been handed over just as the time ran out: then it is ours.
             if not _granted(grant):
-                raise self._refusal() from None
+                raise self._refusal(waited=True) from None
         except BaseException:
             if _granted(grant):
                 self.release()  # cancelled after the handover: pass the slot on
@@ -130,12 +137,15 @@ class AdmissionGate:
         self._in_flight += 1
         SEARCHES_IN_FLIGHT.inc()
 
-    def _refusal(self) -> Overloaded:
+    def _refusal(self, *, waited: bool) -> Overloaded:
         SEARCHES_SHED.inc()
-        waited = f" within {self.queue_timeout * 1000:g} ms" if self.queue_timeout > 0 else ""
+        if waited:
+            why = f"none finished within {self.queue_timeout * 1000:g} ms"
+        else:
+            why = f"{self._queued} more already wait"
         return Overloaded(
-            f"The server is at its capacity of {self.slots} concurrent {self.what} and none"
-            f" finished{waited}; retry after {RETRY_AFTER_SECONDS} s",
+            f"The server is at its capacity of {self.slots} concurrent {self.what} and {why};"
+            f" retry after {RETRY_AFTER_SECONDS} s",
             retry_after=RETRY_AFTER_SECONDS,
         )
 
@@ -147,7 +157,9 @@ def _granted(grant: asyncio.Future[None]) -> bool:
 def search_gate(settings: Settings) -> AdmissionGate:
     """The search gate of an app, from its settings."""
     return AdmissionGate(
-        settings.resolved_max_concurrent_searches, settings.search_queue_timeout_ms / 1000
+        settings.resolved_max_concurrent_searches,
+        settings.max_queued_searches,
+        settings.search_queue_timeout_ms / 1000,
     )
 
 

@@ -90,8 +90,9 @@ SEARCHES_QUEUED = Gauge(
 )
 SEARCHES_SHED = Counter(
     "memvault_searches_shed",
-    "Searches refused (503 overloaded) because no slot freed within"
-    " MEMVAULT_SEARCH_QUEUE_TIMEOUT_MS.", registry=REGISTRY,
+    "Searches refused (503 overloaded): the line for a slot was full"
+    " (MEMVAULT_MAX_QUEUED_SEARCHES) or they waited MEMVAULT_SEARCH_QUEUE_TIMEOUT_MS.",
+    registry=REGISTRY,
 )
 
 
