@@ -101,7 +101,7 @@ class Settings(BaseSettings):
         ge=0,
     )
     max_queued_searches: int = Field(
-        64,
+        32,
         description=(
             "Most searches one server process keeps waiting for a slot, first come first"
             " served; one more is refused at once with 503 `overloaded` and `Retry-After`"

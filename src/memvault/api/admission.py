@@ -15,7 +15,7 @@ Why a bounded line rather than a short wait: a burst (an agent fanning out searc
 pool of 24 connections on a busy box) must wait its turn, not fail; what has to be refused is
 arrivals that outrun the service for good, since their line grows without end. The line's
 length tells the two apart: a client with N connections never has more than N searches
-waiting, while an open-loop overload fills any line at once. The default, 64, holds about a
+waiting, while an open-loop overload fills any line at once. The default, 32, holds about a
 second of searches on 2 cores (docs/benchmarks.md); so an admitted search waits at most about
 that long, and the excess is refused the moment it arrives, at the cost of a parsed request.
 The timeout (10 s) only guards against searches that stall (a remote embedding model hanging):
@@ -54,7 +54,7 @@ class AdmissionGate:
 
     Example::
 
-        gate = AdmissionGate(slots=4, max_queued=64, queue_timeout=10)
+        gate = AdmissionGate(slots=4, max_queued=32, queue_timeout=10)
         async with gate.admit():        # or raises Overloaded, having held nothing
             ...
     """
