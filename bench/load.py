@@ -587,10 +587,10 @@ def report(plan: Plan, results: dict[str, dict], *, model_1: float, model_32: fl
         lines += [
             "",
             f"Past its capacity the server sheds load (admission control,"
-            f" `MEMVAULT_MAX_CONCURRENT_SEARCHES`, `MEMVAULT_SEARCH_QUEUE_TIMEOUT_MS`): of the"
+            f" `MEMVAULT_MAX_CONCURRENT_SEARCHES`, `MEMVAULT_MAX_QUEUED_SEARCHES`): of the"
             f" {target['sent']:,} searches offered at {TARGET_RATE}/s, {target['ok']:,} were"
             f" answered (p99 {ms(target['ok_p99'])}) and {shed:,} refused with 503 `overloaded`"
-            " and `Retry-After` once they had waited the queue timeout, having done no work."
+            " and `Retry-After` on arrival, the line for a slot being full, having done no work."
             " Before the gate, an overloaded server queued every search and answered nearly"
             " none within the client's 10 s.",
         ]
