@@ -71,6 +71,13 @@ def render_error(request: Request, error: MemvaultError) -> JSONResponse:
         renderer = renderers[patterns[0]]
     elif prefixes:
         renderer = renderers[max(prefixes, key=len)]
+    return JSONResponse(renderer(error, req_id), status_code=error.status_code,
+                        headers=error_headers(error, req_id))
+
+
+def error_headers(error: MemvaultError, req_id: str) -> dict[str, str]:
+    """The headers of an error response, the same on every face: the request id, and
+    ``WWW-Authenticate`` (401), ``Retry-After`` (429, 503 overloaded) or ``Allow`` (405)."""
     headers = {"x-request-id": req_id}
     if isinstance(error, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
@@ -78,7 +85,7 @@ def render_error(request: Request, error: MemvaultError) -> JSONResponse:
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, MethodNotAllowed) and error.details.get("allow"):
         headers["Allow"] = error.details["allow"]
-    return JSONResponse(renderer(error, req_id), status_code=error.status_code, headers=headers)
+    return headers
 
 
 def allowed_methods(request: Request) -> str:

@@ -22,15 +22,11 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from memvault.api.errors import request_id
+from memvault.api.errors import error_headers, request_id
 from memvault.errors import (
     InvalidRequest,
     MemvaultError,
-    MethodNotAllowed,
     NotFound,
-    Overloaded,
-    RateLimited,
-    Unauthorized,
 )
 
 log = logging.getLogger(__name__)
@@ -54,15 +50,9 @@ def openai_error_body(error: MemvaultError, req_id: str) -> dict[str, Any]:
 
 def render_openai_error(request: Request, error: MemvaultError) -> JSONResponse:
     req_id = request_id(request)
-    headers = {"x-request-id": req_id}
-    if isinstance(error, Unauthorized):
-        headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(error, (RateLimited, Overloaded)):
-        headers["Retry-After"] = str(error.retry_after)
-    if isinstance(error, MethodNotAllowed) and error.details.get("allow"):
-        headers["Allow"] = error.details["allow"]
     return JSONResponse(
-        openai_error_body(error, req_id), status_code=error.status_code, headers=headers
+        openai_error_body(error, req_id), status_code=error.status_code,
+        headers=error_headers(error, req_id),
     )
 
 
