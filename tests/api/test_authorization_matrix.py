@@ -19,23 +19,19 @@ Everything else names ``user-1``.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from memvault.api.auth import key_hash, new_key
+from memvault.api.auth import new_key
 from memvault.api.errors import flattened_routes
-from memvault.models import now
 from memvault.settings import Settings
-from memvault.storage import open_store
-from memvault.storage.governance import open_governance_store
 from tests.support.openai_server import ScriptedOpenAIServer, chat_completion
+from tests.support.principals import create_principals
 from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -404,31 +400,17 @@ class World:
         return ctx
 
 
-async def make_principals(data_dir: Path) -> dict[str, str]:
-    """The principals of the matrix, made in the database before the server starts."""
-    store = await open_store(f"sqlite:///{data_dir / 'memvault.db'}",
-                             Settings(vector_cache_mb=64))
-    try:
-        governance = open_governance_store(store)
-        assert governance is not None
-        keys = {}
-        for caller, name in PRINCIPALS.items():
-            keys[caller] = new_key()
-            await governance.create_principal(
-                name, key_hash=key_hash(keys[caller]), admin=caller == "admin",
-                scope=OWN if caller == "own scope" else None, created_at=now(), actor="test",
-            )  # fmt: skip
-        return keys
-    finally:
-        await store.close()
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data_dir = tmp_path_factory.mktemp("matrix") / "data"
     data_dir.mkdir(parents=True)
+    # The matrix's principals, made in the database before the server starts.
+    made = create_principals(data_dir, {
+        name: (caller == "admin", OWN if caller == "own scope" else None)
+        for caller, name in PRINCIPALS.items()
+    })
     keys: dict[str, str | None] = {"no key": None, "wrong key": new_key(),
-                                   **asyncio.run(make_principals(data_dir))}
+                                   **{caller: made[name] for caller, name in PRINCIPALS.items()}}
     keys["other scope"] = keys["own scope"]
     with ScriptedOpenAIServer() as llm:
         llm.set_default("chat.completions", lambda request: chat_completion("Noted!"))

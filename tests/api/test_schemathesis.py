@@ -21,11 +21,9 @@ bound to A's store.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -47,11 +45,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from memvault.api.app import create_app
-from memvault.api.auth import key_hash, new_key
-from memvault.models import now
+from memvault.api.auth import new_key
 from memvault.settings import Settings
-from memvault.storage import open_store
-from memvault.storage.governance import open_governance_store
+from tests.support.principals import create_principals
 from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -209,29 +205,13 @@ class World:
         return {name: self.ok(self.admin, "GET", path) for name, path in views.items()}
 
 
-async def _make_principals(data_dir: Path, names: list[str]) -> dict[str, str]:
-    """Non-admin principals in the server's database (as ``memvault principals create`` makes
-    them), before the server starts."""
-    store = await open_store(f"sqlite:///{data_dir / 'memvault.db'}",
-                             Settings(vector_cache_mb=64))
-    try:
-        governance = open_governance_store(store)
-        assert governance is not None
-        keys = {}
-        for name in names:
-            keys[name] = new_key()
-            await governance.create_principal(name, key_hash=key_hash(keys[name]), admin=False,
-                                              scope=None, created_at=now(), actor="test")
-        return keys
-    finally:
-        await store.close()
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data_dir = tmp_path_factory.mktemp("schemathesis") / "data"
     data_dir.mkdir(parents=True)
-    keys = asyncio.run(_make_principals(data_dir, ["tenant-a-app", "tenant-b-app"]))
+    # Non-admin principals, as `memvault principals create` makes them.
+    keys = create_principals(data_dir, {"tenant-a-app": (False, None),
+                                        "tenant-b-app": (False, None)})
     admin_key = new_key()
     with LiveServer(data_dir, env={"MEMVAULT_API_KEYS": admin_key}) as server, \
             httpx.Client(base_url=server.url, timeout=60) as http:
