@@ -377,12 +377,18 @@ async def test_two_processes_claiming_from_one_queue(tmp_path: Path) -> None:
 
 async def test_vector_cache_stays_within_budget(tmp_path: Path) -> None:
     store = await opened(tmp_path / "v.db")
-    # Room for the index of one 20-memory scope (DIM floats plus ~120 bytes a row), not two.
-    store.vector_cache.max_bytes = 20 * (DIM * 4 + 120) * 3 // 2
     try:
         ms = await store.create_store(memory_store())
         for scope in ("a", "b"):
             await store.add_memories(ms.id, scope, [new_memory(seed=i) for i in range(20)])
+        # Room for the index of one 20-memory scope (vectors and words), not two.
+        await store.search_candidates(
+            ms.id, "a", text="", embedding=unit_vector(3), kinds=list(MemoryKind), limit=1
+        )
+        one = store.vector_cache.nbytes
+        assert one > 20 * DIM * 4
+        store.vector_cache.clear()
+        store.vector_cache.max_bytes = one * 3 // 2
         for scope in ("a", "b", "a"):
             hits = await store.search_candidates(
                 ms.id, scope, text="", embedding=unit_vector(3), kinds=list(MemoryKind), limit=1

@@ -18,6 +18,11 @@ same folding and stemming to each side, so they always agree.
 from __future__ import annotations
 
 import re
+import threading
+import unicodedata
+from collections.abc import Iterable
+
+import Stemmer
 
 MAX_TERMS = 32
 """Words beyond this many are ignored: they add cost and almost never change the top results."""
@@ -36,6 +41,11 @@ now of off on once only or other our ours out over own same she should so some s
 the their theirs them then there these they this those through to too under until up very was
 we were what when where which while who whom why will with would you your yours yourself
 """.split())
+
+
+def words(text: str) -> list[str]:
+    """Every word of ``text``, case-folded, in order (what the SQLite index holds, unprefixed)."""
+    return [match.group().casefold() for match in _WORD.finditer(text)]
 
 
 def query_terms(text: str) -> list[str]:
@@ -62,7 +72,7 @@ def scope_prefix(scope_id: int) -> str:
 def scoped_words(prefix: str, text: str) -> str:
     """What the SQLite index holds for ``text`` in the scope of ``prefix``: every word,
     case-folded, glued to the prefix, separated by spaces."""
-    return " ".join(prefix + match.group().casefold() for match in _WORD.finditer(text))
+    return " ".join(prefix + word for word in words(text))
 
 
 def scoped_match(prefix: str, text: str) -> str | None:
@@ -72,3 +82,24 @@ def scoped_match(prefix: str, text: str) -> str | None:
     if not terms:
         return None
     return " OR ".join(quote(prefix + term) for term in terms)
+
+
+_stemmers = threading.local()
+
+
+def stems(words: Iterable[str]) -> list[str]:
+    """``words`` (case-folded) as the in-memory text index keeps them: diacritics removed, then
+    Porter-stemmed, as FTS5's ``porter unicode61 remove_diacritics 2`` tokenizer does."""
+    stemmer = getattr(_stemmers, "stemmer", None)
+    if stemmer is None:  # a PyStemmer object serves one thread at a time
+        stemmer = _stemmers.stemmer = Stemmer.Stemmer("porter")
+    return stemmer.stemWords([word if word.isascii() else _plain(word) for word in words])
+
+
+def search_terms(text: str) -> list[str]:
+    """The distinct stems of ``text``'s :func:`query_terms`, in order."""
+    return list(dict.fromkeys(stems(query_terms(text))))
+
+
+def _plain(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))

@@ -110,7 +110,6 @@ MEMORY_COLUMNS = (
     "seq, id, store_id, scope, kind, content, embedding, status, version, expires_at,"
     " created_by, updated_by, source, created_at, updated_at"
 )
-_M_COLUMNS = ", ".join(f"m.{column.strip()}" for column in MEMORY_COLUMNS.split(","))
 _VISIBLE = "(expires_at IS NULL OR expires_at > ?)"
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 # Memory calls skip entries (rows of ENTRY_KIND; see migrations/sqlite/0004_entries.sql).
@@ -119,7 +118,6 @@ ENTRY_COLUMNS = (
     "seq, id, store_id, scope, path, description, content, embedding, version, created_by,"
     " updated_by, created_at, updated_at"
 )
-_E_COLUMNS = ", ".join(f"m.{column.strip()}" for column in ENTRY_COLUMNS.split(","))
 
 ScopeKey = tuple[str, str]
 
@@ -138,45 +136,6 @@ def _reindex_text(conn: sqlite3.Connection, seq: int, scope_id: int, text: str) 
         "UPDATE memories_fts SET words = ? WHERE rowid = ?",
         (fts.scoped_words(fts.scope_prefix(scope_id), text), seq),
     )
-
-
-def _text_matches(
-    conn: sqlite3.Connection, match: str, limit: int, select: str, params: Sequence[Any]
-) -> list[sqlite3.Row]:
-    """The best ``limit`` rows of ``select`` among the memories matching ``match``, by bm25.
-
-    ``select`` reads ``memories AS m`` from ``{source}``, ranks by ``{rank}`` and filters with a
-    WHERE clause whose parameters are ``params``. FTS5 ranks its matches fastest on its own, so
-    the filters run on its top ``2 * limit`` only: joining every match (a common word matches a
-    tenth of a scope) first costs twice as much. When the filters drop so many that fewer than
-    ``limit`` remain although more matches exist, the full join runs instead, so the result is
-    the same either way.
-    """
-    depth = 2 * limit
-    ranked = conn.execute(
-        "SELECT rowid, bm25(memories_fts) FROM memories_fts"
-        " WHERE memories_fts MATCH ? ORDER BY 2 LIMIT ?",
-        (match, depth),
-    ).fetchall()
-    if not ranked:
-        return []
-    values = ", ".join("(?, ?)" for _ in ranked)
-    rows = conn.execute(
-        f"WITH f(seq, bm) AS (VALUES {values}) "
-        + select.format(rank="f.bm", source="f JOIN memories AS m ON m.seq = f.seq")
-        + " ORDER BY text_rank LIMIT ?",
-        (*(value for pair in ranked for value in pair), *params, limit),
-    ).fetchall()
-    if len(rows) >= limit or len(ranked) < depth:
-        return rows
-    return conn.execute(
-        select.format(
-            rank="bm25(memories_fts)",
-            source="memories_fts JOIN memories AS m ON m.seq = memories_fts.rowid",
-        )
-        + " AND memories_fts MATCH ? ORDER BY text_rank LIMIT ?",
-        (*params, match, limit),
-    ).fetchall()
 
 
 class SQLiteStore:
@@ -532,6 +491,25 @@ class SQLiteStore:
         index = self._scope_vectors(conn, key, (scope_id, generation), dim)
         return index.search(query, kinds=kinds, now=now, limit=limit)
 
+    def _text_nearest(
+        self,
+        conn: sqlite3.Connection,
+        key: ScopeKey,
+        head: tuple[int, int, int],
+        text: str,
+        *,
+        kinds: Collection[MemoryKind | str],
+        now: int,
+        limit: int,
+    ) -> list[tuple[int, float]]:
+        """The ``limit`` rows of ``kinds`` best matching ``text``'s words, as ``(seq, bm25)``;
+        none when ``text`` has no word."""
+        terms = fts.search_terms(text)
+        if not terms:
+            return []
+        index = self._scope_vectors(conn, key, (head[0], head[1]), head[2])
+        return index.text_search(terms, kinds=kinds, now=now, limit=limit)
+
     async def search_candidates(
         self,
         store_id: str,
@@ -542,8 +520,8 @@ class SQLiteStore:
         kinds: Sequence[MemoryKind],
         limit: int,
     ) -> SearchCandidates:
-        """See ``Store.search_candidates``. Text scores are ``-bm25`` (higher is better); an
-        empty ``kinds`` finds nothing."""
+        """See ``Store.search_candidates``. Text scores are bm25 from the scope's in-memory
+        index (:mod:`.term_index`; higher is better); an empty ``kinds`` finds nothing."""
         kinds = [MemoryKind(kind) for kind in kinds]
         query = None if embedding is None else np.asarray(embedding, dtype=np.float32)
         key = (store_id, scope)
@@ -554,23 +532,19 @@ class SQLiteStore:
                 head = self._scope_head(conn, key)
                 if head is None or limit < 1 or not kinds:
                     return SearchCandidates(by_vector=[], by_text=[])
-                hits = self._nearest(conn, key, head, query, kinds=kinds, now=ts, limit=limit)
-                by_vector = _scored_rows(conn, store_id, scope, hits, ts)
-                by_text = []
-                match = fts.scoped_match(fts.scope_prefix(head[0]), text)
-                if match is not None:
-                    rows = _text_matches(
-                        conn,
-                        match,
-                        limit,
-                        f"SELECT {_M_COLUMNS}, {{rank}} AS text_rank FROM {{source}}"
-                        " WHERE m.store_id = ? AND m.scope = ? AND m.status = 'active'"
-                        " AND (m.expires_at IS NULL OR m.expires_at > ?)"
-                        f" AND m.kind IN ({_marks(len(kinds))})",
-                        (store_id, scope, ts, *(k.value for k in kinds)),
-                    )
-                    by_text = [ScoredMemory(row_to_memory(r), -r["text_rank"]) for r in rows]
-            return SearchCandidates(by_vector=by_vector, by_text=by_text)
+                vector_hits = self._nearest(
+                    conn, key, head, query, kinds=kinds, now=ts, limit=limit
+                )
+                text_hits = self._text_nearest(conn, key, head, text, kinds=kinds, now=ts,
+                                               limit=limit)  # fmt: skip
+                # One read of the rows both lists found (they share about a third).
+                found = _active_memories(
+                    conn, store_id, scope, {seq for seq, _ in vector_hits + text_hits}, ts
+                )
+            return SearchCandidates(
+                by_vector=[ScoredMemory(found[seq], s) for seq, s in vector_hits if seq in found],
+                by_text=[ScoredMemory(found[seq], s) for seq, s in text_hits if seq in found],
+            )
 
         return await self._db.read(search)
 
@@ -883,8 +857,8 @@ class SQLiteStore:
     async def search_entry_candidates(
         self, store_id: str, scope: str, *, text: str, embedding: np.ndarray | None, limit: int
     ) -> EntryCandidates:
-        """See ``Store.search_entry_candidates``. Vector hits come from the scope's cached index
-        (entries are rows of kind ``entry`` in it); text scores are ``-bm25``."""
+        """See ``Store.search_entry_candidates``. Both lists come from the scope's cached index
+        (entries are rows of kind ``entry`` in it); text scores are bm25 (higher is better)."""
         query = None if embedding is None else np.asarray(embedding, dtype=np.float32)
         key = (store_id, scope)
 
@@ -893,22 +867,13 @@ class SQLiteStore:
                 head = self._scope_head(conn, key)
                 if head is None or limit < 1:
                     return EntryCandidates(by_vector=[], by_text=[])
-                hits = self._nearest(
-                    conn, key, head, query, kinds=[ENTRY_KIND], now=now(), limit=limit
-                )
+                ts = now()
+                hits = self._nearest(conn, key, head, query, kinds=[ENTRY_KIND], now=ts,
+                                     limit=limit)  # fmt: skip
                 by_vector = _scored_entries(conn, store_id, scope, hits)
-                by_text: list[ScoredEntry] = []
-                match = fts.scoped_match(fts.scope_prefix(head[0]), text)
-                if match is not None:
-                    rows = _text_matches(
-                        conn,
-                        match,
-                        limit,
-                        f"SELECT {_E_COLUMNS}, {{rank}} AS text_rank FROM {{source}}"
-                        f" WHERE m.store_id = ? AND m.scope = ? AND m.kind = '{ENTRY_KIND}'",
-                        (store_id, scope),
-                    )
-                    by_text = [ScoredEntry(row_to_entry(r), -r["text_rank"]) for r in rows]
+                hits = self._text_nearest(conn, key, head, text, kinds=[ENTRY_KIND], now=ts,
+                                          limit=limit)  # fmt: skip
+                by_text = _scored_entries(conn, store_id, scope, hits)
             return EntryCandidates(by_vector=by_vector, by_text=by_text)
 
         return await self._db.read(search)
@@ -1206,7 +1171,7 @@ class ScopeWrite:
         _index_text(self.conn, seq, scope_id, new.content)
         embedding = np.frombuffer(blob, dtype="<f4")
         if status is MemoryStatus.ACTIVE:
-            self._vectors[seq] = VectorRow(seq, kind, new.expires_at, embedding)
+            self._vectors[seq] = VectorRow(seq, kind, new.expires_at, embedding, new.content)
         return Memory(
             id=memory_id, store_id=store_id, scope=scope, kind=kind, content=new.content,
             created_at=self.ts, updated_at=self.ts, version=1, status=status,
@@ -1248,7 +1213,9 @@ class ScopeWrite:
         )
         embedding = np.frombuffer(blob, dtype="<f4")
         if status is MemoryStatus.ACTIVE:
-            self._vectors[seq] = VectorRow(seq, kind, memory.expires_at, embedding)
+            self._vectors[seq] = VectorRow(
+                seq, kind, memory.expires_at, embedding, memory.content
+            )
         return dataclasses.replace(
             memory, store_id=store_id, scope=scope, kind=kind, status=status, source=source,
             embedding=embedding,
@@ -1275,9 +1242,8 @@ class ScopeWrite:
         )  # fmt: skip
         seq = cursor.lastrowid
         assert seq is not None
-        _index_text(
-            self.conn, seq, scope_id, entry_text(entry.path, entry.description, entry.contents)
-        )
+        text = entry_text(entry.path, entry.description, entry.contents)
+        _index_text(self.conn, seq, scope_id, text)
         self.conn.executemany(
             "INSERT INTO memory_history (memory_id, store_id, scope, version, content,"
             " description, changed_at, changed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -1288,7 +1254,7 @@ class ScopeWrite:
             ],
         )  # fmt: skip
         embedding = np.frombuffer(blob, dtype="<f4")
-        self._vectors[seq] = VectorRow(seq, ENTRY_KIND, None, embedding)
+        self._vectors[seq] = VectorRow(seq, ENTRY_KIND, None, embedding, text)
         return dataclasses.replace(entry, store_id=store_id, scope=scope, embedding=embedding)
 
     def update(
@@ -1358,7 +1324,9 @@ class ScopeWrite:
         )
         if memory.status is MemoryStatus.ACTIVE:
             assert memory.embedding is not None
-            self._vectors[seq] = VectorRow(seq, memory.kind, memory.expires_at, memory.embedding)
+            self._vectors[seq] = VectorRow(
+                seq, memory.kind, memory.expires_at, memory.embedding, memory.content
+            )
         return memory
 
     # -- memory entries --------------------------------------------------------------------
@@ -1389,9 +1357,10 @@ class ScopeWrite:
         )  # fmt: skip
         seq = cursor.lastrowid
         assert seq is not None
-        _index_text(self.conn, seq, scope_id, entry_text(new.path, new.description, new.contents))
+        text = entry_text(new.path, new.description, new.contents)
+        _index_text(self.conn, seq, scope_id, text)
         embedding = np.frombuffer(blob, dtype="<f4")
-        self._vectors[seq] = VectorRow(seq, ENTRY_KIND, None, embedding)
+        self._vectors[seq] = VectorRow(seq, ENTRY_KIND, None, embedding, text)
         return MemoryEntry(
             id=entry_id, store_id=store_id, scope=scope, path=new.path,
             description=new.description, contents=new.contents, created_at=self.ts,
@@ -1433,11 +1402,10 @@ class ScopeWrite:
             " version = version + 1, updated_at = ?, updated_by = ? WHERE seq = ?",
             (contents, description, blob, self.ts, updated_by, row["seq"]),
         )
-        _reindex_text(
-            self.conn, row["seq"], self._bump(), entry_text(path, description, contents)
-        )
+        text = entry_text(path, description, contents)
+        _reindex_text(self.conn, row["seq"], self._bump(), text)
         self._vectors[row["seq"]] = VectorRow(
-            row["seq"], ENTRY_KIND, None, np.frombuffer(blob, dtype="<f4")
+            row["seq"], ENTRY_KIND, None, np.frombuffer(blob, dtype="<f4"), text
         )
         return row_to_entry(_entry_row(self.conn, store_id, scope, path))
 
@@ -1487,17 +1455,19 @@ def _apply_operation(
 def load_scope_vectors(
     conn: sqlite3.Connection, store_id: str, scope: str, *, version: Version, dim: int
 ) -> ScopeVectors:
-    """Build a scope's index from its active memories."""
+    """Build a scope's index from its active memories (their words from ``memories_fts``)."""
     cursor = conn.cursor()
     cursor.row_factory = None
     rows = cursor.execute(
-        "SELECT seq, kind, expires_at, embedding FROM memories"
-        " WHERE store_id = ? AND scope = ? AND status = 'active'",
+        "SELECT m.seq, m.kind, m.expires_at, m.embedding, f.words FROM memories AS m"
+        " LEFT JOIN memories_fts AS f ON f.rowid = m.seq"
+        " WHERE m.store_id = ? AND m.scope = ? AND m.status = 'active'",
         (store_id, scope),
     ).fetchall()
     if not rows:
         return ScopeVectors(dim, version)
-    seqs, kinds, expiries, blobs = zip(*rows, strict=True)
+    seqs, kinds, expiries, blobs, words = zip(*rows, strict=True)
+    cut = len(fts.scope_prefix(version[0]))
     return ScopeVectors.from_arrays(
         dim=dim,
         version=version,
@@ -1505,6 +1475,7 @@ def load_scope_vectors(
         kinds=np.array([KIND_CODES[kind] for kind in kinds], dtype=np.int8),
         expires=np.array([NO_EXPIRY if e is None else e for e in expiries], dtype=np.int64),
         vectors=stack_embeddings(blobs, dim),
+        terms=[fts.stems(word[cut:] for word in (text or "").split()) for text in words],
     )
 
 
@@ -1695,27 +1666,21 @@ def _delete_memory_rows(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -
     conn.executemany("DELETE FROM memories WHERE seq = ?", [(r["seq"],) for r in rows])
 
 
-def _scored_rows(
-    conn: sqlite3.Connection,
-    store_id: str,
-    scope: str,
-    hits: list[tuple[int, float]],
-    ts: int,
-) -> list[ScoredMemory]:
-    """The memories behind vector hits, re-checked against the scope, in hit order."""
-    if not hits:
-        return []
+def _active_memories(
+    conn: sqlite3.Connection, store_id: str, scope: str, seqs: Collection[int], ts: int
+) -> dict[int, Memory]:
+    """The memories behind index hits by seq, re-checked against the scope (an index may be a
+    moment behind the table: a row it still holds may be gone or changed)."""
+    if not seqs:
+        return {}
     rows = conn.execute(
         # The unary `+` keeps the planner on rowid lookups; without statistics it would rather
         # walk the whole scope through memories_by_scope.
-        f"SELECT {MEMORY_COLUMNS} FROM memories WHERE seq IN ({_marks(len(hits))})"
+        f"SELECT {MEMORY_COLUMNS} FROM memories WHERE seq IN ({_marks(len(seqs))})"
         f" AND +store_id = ? AND +scope = ? AND status = 'active' AND {_VISIBLE}",
-        (*(seq for seq, _ in hits), store_id, scope, ts),
+        (*seqs, store_id, scope, ts),
     ).fetchall()
-    by_seq = {row["seq"]: row for row in rows}
-    return [
-        ScoredMemory(row_to_memory(by_seq[seq]), score) for seq, score in hits if seq in by_seq
-    ]
+    return {row["seq"]: row_to_memory(row) for row in rows}
 
 
 def _page_rows(

@@ -1,8 +1,10 @@
-"""An in-process vector index for backends that keep embeddings as BLOBs (SQLite).
+"""An in-process vector and word index for backends that keep embeddings as BLOBs (SQLite).
 
 One :class:`ScopeVectors` per (store, scope) holds that scope's active memories as one dense
 float32 matrix, searched by brute force: embeddings are unit length, so cosine similarity is a
-matrix-vector product, which beats any approximate index up to ~100k vectors per scope.
+matrix-vector product, which beats any approximate index up to ~100k vectors per scope. Beside
+it, the words of each row (:class:`~memvault.storage.term_index.ScopeTerms`) rank the full-text
+half of a search by bm25, with the same kind and expiry filters.
 
 :class:`VectorCache` keeps recently used scopes within a byte budget (LRU of whole scopes). Each
 index carries the *version* of the scope it reflects, ``(scope_row_id, generation)``, which only
@@ -28,6 +30,8 @@ from typing import NamedTuple
 import numpy as np
 
 from memvault.models import ENTRY_KIND, MemoryKind
+from memvault.storage import fts
+from memvault.storage.term_index import ScopeTerms
 
 Version = tuple[int, int]
 """``(scope_row_id, generation)``: compared lexicographically, it only ever grows."""
@@ -51,12 +55,15 @@ _ROW_OVERHEAD = 8 + 8 + 1 + 1 + 100
 
 @dataclass(frozen=True)
 class VectorRow:
-    """One active memory as the index sees it. ``key`` is the backend's integer row key."""
+    """One active memory as the index sees it. ``key`` is the backend's integer row key;
+    ``text`` what the full-text index holds for it (content, or an entry's
+    :func:`~memvault.models.entry_text`)."""
 
     key: int
     kind: MemoryKind | str
     expires_at: int | None
     embedding: np.ndarray
+    text: str = ""
 
 
 class _Arrays(NamedTuple):
@@ -65,6 +72,7 @@ class _Arrays(NamedTuple):
     kinds: np.ndarray  # (capacity,) int8
     expires: np.ndarray  # (capacity,) int64
     alive: np.ndarray  # (capacity,) bool
+    terms: ScopeTerms  # the words of each slot
     size: int
 
 
@@ -75,6 +83,7 @@ def _allocate(capacity: int, dim: int) -> _Arrays:
         kinds=np.zeros(capacity, dtype=np.int8),
         expires=np.zeros(capacity, dtype=np.int64),
         alive=np.zeros(capacity, dtype=bool),
+        terms=ScopeTerms(capacity),
         size=0,
     )
 
@@ -98,8 +107,10 @@ class ScopeVectors:
         kinds: np.ndarray,
         expires: np.ndarray,
         vectors: np.ndarray,
+        terms: Sequence[Sequence[str]] = (),
     ) -> ScopeVectors:
-        """Build an index from column arrays (what a bulk load produces); takes ownership."""
+        """Build an index from column arrays (what a bulk load produces), ``terms`` holding each
+        row's :func:`~memvault.storage.fts.stems` (none: no words); takes ownership."""
         n = len(keys)
         index = cls(dim, version, capacity=0)
         if n:
@@ -110,6 +121,7 @@ class ScopeVectors:
                 kinds=kinds.astype(np.int8, copy=False),
                 expires=expires.astype(np.int64, copy=False),
                 alive=np.ones(n, dtype=bool),
+                terms=ScopeTerms.from_rows(terms or [()] * n),
                 size=n,
             )
             index._slots = {int(key): slot for slot, key in enumerate(keys.tolist())}
@@ -121,7 +133,7 @@ class ScopeVectors:
     @property
     def nbytes(self) -> int:
         capacity = len(self._arrays.keys)
-        return capacity * (self.dim * 4 + _ROW_OVERHEAD)
+        return capacity * (self.dim * 4 + _ROW_OVERHEAD) + self._arrays.terms.nbytes
 
     def search(
         self, query: np.ndarray, *, kinds: Collection[MemoryKind | str], now: int, limit: int
@@ -131,9 +143,7 @@ class ScopeVectors:
         n = arrays.size
         if n == 0 or limit <= 0 or not kinds:
             return []
-        allowed = np.zeros(len(KINDS), dtype=bool)
-        allowed[[kind_code(kind) for kind in kinds]] = True
-        mask = arrays.alive[:n] & (arrays.expires[:n] > now) & allowed[arrays.kinds[:n]]
+        mask = _eligible(arrays, kinds, now)
         # einsum, not `@`: BLAS gemv is no faster on one thread (the product is memory-bound) and
         # collapses when several reader threads call it at once (OpenBLAS's threads contend);
         # einsum runs on the calling thread without the GIL, so concurrent searches scale.
@@ -150,6 +160,20 @@ class ScopeVectors:
         top = top[np.argsort(-scores[top], kind="stable")]
         keys = arrays.keys[candidates[top]]
         return list(zip(keys.tolist(), scores[top].tolist(), strict=True))
+
+    def text_search(
+        self, terms: Sequence[str], *, kinds: Collection[MemoryKind | str], now: int, limit: int
+    ) -> list[tuple[int, float]]:
+        """The ``limit`` best ``(key, bm25)`` pairs among live, unexpired rows of ``kinds``
+        holding any of ``terms`` (:func:`~memvault.storage.fts.search_terms`), best first."""
+        arrays = self._arrays
+        n = arrays.size
+        if n == 0 or limit <= 0 or not kinds or not terms:
+            return []
+        hits = arrays.terms.search(
+            terms, alive=arrays.alive[:n], eligible=_eligible(arrays, kinds, now), limit=limit
+        )
+        return [(int(arrays.keys[slot]), score) for slot, score in hits]
 
     # -- mutation (one thread only) --------------------------------------------------------
 
@@ -171,6 +195,7 @@ class ScopeVectors:
             arrays.kinds[slot] = kind_code(row.kind)
             arrays.expires[slot] = NO_EXPIRY if row.expires_at is None else row.expires_at
             arrays.alive[slot] = True
+            arrays.terms.add(slot, fts.stems(fts.words(row.text)))
             self._slots[row.key] = slot
         self._arrays = arrays._replace(size=n + k)
 
@@ -181,6 +206,7 @@ class ScopeVectors:
             slot = self._slots.pop(key, None)
             if slot is not None:
                 arrays.alive[slot] = False
+                arrays.terms.discard(slot)
         dead = arrays.size - len(self._slots)
         if dead > 64 and dead > arrays.size // 2:
             self._arrays = self._compacted(extra=0)
@@ -191,6 +217,7 @@ class ScopeVectors:
         live = np.flatnonzero(old.alive[: old.size])
         count = len(live)
         fresh = _allocate(count + extra + max(16, count // 4), self.dim)
+        fresh = fresh._replace(terms=old.terms.compacted(live, len(fresh.keys)))
         fresh.vectors[:count] = old.vectors[live]
         fresh.keys[:count] = old.keys[live]
         fresh.kinds[:count] = old.kinds[live]
@@ -198,6 +225,14 @@ class ScopeVectors:
         fresh.alive[:count] = True
         self._slots = {key: slot for slot, key in enumerate(fresh.keys[:count].tolist())}
         return fresh._replace(size=count)
+
+
+def _eligible(arrays: _Arrays, kinds: Collection[MemoryKind | str], now: int) -> np.ndarray:
+    """Which visible slots hold live, unexpired rows of ``kinds``."""
+    n = arrays.size
+    allowed = np.zeros(len(KINDS), dtype=bool)
+    allowed[[kind_code(kind) for kind in kinds]] = True
+    return arrays.alive[:n] & (arrays.expires[:n] > now) & allowed[arrays.kinds[:n]]
 
 
 class VectorCache:
