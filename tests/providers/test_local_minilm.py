@@ -86,3 +86,27 @@ def test_loads_lazily() -> None:
     assert model._session is None
     assert model.embed(["lazy", "load", "works"]).shape == (3, 384)
     assert model._session is not None
+
+
+@pytest.fixture(scope="module")
+def int8_embedder() -> MiniLMEmbedder:
+    model = MiniLMEmbedder(threads=1, precision="int8")
+    model.load()
+    return model
+
+
+def test_int8_stays_close_to_the_reference(int8_embedder: MiniLMEmbedder) -> None:
+    ours = int8_embedder.embed(TEXTS)
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    similarity = cosine(ours, VECTORS)
+    assert similarity.mean() >= 0.985 and similarity.min() >= 0.95
+    # Quantized, so not equal, but each text's nearest reference is its own (or one equal to
+    # it: "" and "   " embed alike).
+    nearest = (ours @ VECTORS.T).argmax(axis=1)
+    for i, found in enumerate(nearest):
+        assert cosine(VECTORS[found][None], VECTORS[i][None])[0] > 0.9999, TEXTS[i][:60]
+
+
+def test_unknown_precision_is_refused() -> None:
+    with pytest.raises(ValueError, match="precision"):
+        MiniLMEmbedder(precision="int4")

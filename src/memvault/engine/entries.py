@@ -348,7 +348,7 @@ class EntryService:
                 f"'top_k' must be between 1 and {MAX_TOP_K}; got {top_k}", param="top_k"
             )
         query = query.strip()[-MAX_QUERY_CHARS:]
-        [vector] = await self.service.embeddings.embed(store.embedding_model, [query])
+        vector = await self.service.embeddings.embed_query(store.embedding_model, query)
         vector = np.asarray(vector, dtype=np.float32)
         found = await self.store.search_entry_candidates(
             store.id, scope, text=query, embedding=vector, limit=max(top_k * 3, 30)

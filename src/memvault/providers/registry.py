@@ -42,37 +42,52 @@ def is_local_model(name: str | None) -> bool:
 
 
 _local_lock = threading.Lock()
-_local_embedders: dict[int, Embedder] = {}
+_local_embedders: dict[tuple[int, str], Embedder] = {}
 
 
-def shared_local_embedder(threads: int = 0) -> Embedder:
-    """One loaded local model per process (and thread setting): apps and tests share it."""
+def shared_local_embedder(threads: int = 0, precision: str = "float32") -> Embedder:
+    """One loaded local model per process (and thread and precision setting): apps and tests
+    share it."""
     with _local_lock:
-        if threads not in _local_embedders:
+        if (threads, precision) not in _local_embedders:
             from memvault.providers.local_minilm import MiniLMEmbedder
 
-            _local_embedders[threads] = MiniLMEmbedder(threads=threads)
-        return _local_embedders[threads]
+            _local_embedders[threads, precision] = MiniLMEmbedder(
+                threads=threads, precision=precision
+            )
+        return _local_embedders[threads, precision]
 
 
 class EmbeddingProviders:
-    """Owns one :class:`EmbeddingBatcher` per embedding model in use in this process."""
+    """Owns one :class:`EmbeddingBatcher` per embedding model in use in this process, and, when
+    search queries on the local model are embedded in int8 (``MEMVAULT_QUERY_EMBEDDING_PRECISION``),
+    one more for them, on a thread of its own."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._batchers: dict[str, EmbeddingBatcher] = {}
+        self._query_batcher: EmbeddingBatcher | None = None
         self._lock = asyncio.Lock()
 
     def local_embedder(self) -> Embedder:
         return shared_local_embedder(self._settings.embedding_threads)
 
+    def local_query_embedder(self) -> Embedder:
+        """What embeds search queries for stores on the local model."""
+        if self._settings.query_embedding_precision == "float32":
+            return self.local_embedder()
+        # One intra-op thread: a short query gains little from two, and under load the other
+        # core serves requests (about a third less CPU per query than two threads).
+        return shared_local_embedder(1, self._settings.query_embedding_precision)
+
     async def warm_up(self) -> None:
-        """Load the local model and run it on a few batch shapes now, so the first requests
-        do not pay for loading and for the runtime's first allocations."""
-        embedder = self.local_embedder()
-        for size in (1, 8, 64):
-            texts = [f"warm up {'with a few more words ' * (i % 4)}{i}" for i in range(size)]
-            await asyncio.to_thread(embedder.embed, texts)
+        """Load the local model(s) and run them on a few batch shapes now, so the first
+        requests do not pay for loading and for the runtime's first allocations."""
+        embedders = dict.fromkeys([self.local_embedder(), self.local_query_embedder()])
+        for embedder in embedders:
+            for size in (1, 8, 64):
+                texts = [f"warm up {'with a few more words ' * (i % 4)}{i}" for i in range(size)]
+                await asyncio.to_thread(embedder.embed, texts)
 
     async def choose(self, requested: str | None) -> EmbeddingChoice:
         """The model a new store will embed with, given the name the client asked for."""
@@ -135,7 +150,21 @@ class EmbeddingProviders:
                 batcher = self._batchers[model]
         return await batcher.embed(texts)
 
+    async def embed_query(self, model: str, query: str) -> np.ndarray:
+        """``query`` as a search embeds it: like :meth:`embed`, except on the local model with
+        ``MEMVAULT_QUERY_EMBEDDING_PRECISION=int8``."""
+        if model != LOCAL_MODEL or self._settings.query_embedding_precision == "float32":
+            [vector] = await self.embed(model, [query])
+            return vector
+        if self._query_batcher is None:
+            self._query_batcher = self._new_batcher(self.local_query_embedder())
+        [vector] = await self._query_batcher.embed([query])
+        return vector
+
     async def aclose(self) -> None:
-        for batcher in self._batchers.values():
-            await batcher.aclose()
+        batchers = [*self._batchers.values(), self._query_batcher]
+        for batcher in batchers:
+            if batcher is not None:
+                await batcher.aclose()
         self._batchers.clear()
+        self._query_batcher = None
