@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
+from typing import TYPE_CHECKING, Any
 
 from memvault.settings import Settings
+
+if TYPE_CHECKING:  # the SDK takes half a second to import: only when a client is made
+    from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MAX_RETRIES = 3
@@ -41,6 +42,8 @@ def make_openai_client(settings: Settings) -> OpenAI | AzureOpenAI | None:
     if args is None:
         return None
     is_azure, kwargs = args
+    from openai import AzureOpenAI, OpenAI
+
     return AzureOpenAI(**kwargs) if is_azure else OpenAI(**kwargs)
 
 
@@ -50,4 +53,6 @@ def make_async_openai_client(settings: Settings) -> AsyncOpenAI | AsyncAzureOpen
     if args is None:
         return None
     is_azure, kwargs = args
+    from openai import AsyncAzureOpenAI, AsyncOpenAI
+
     return AsyncAzureOpenAI(**kwargs) if is_azure else AsyncOpenAI(**kwargs)

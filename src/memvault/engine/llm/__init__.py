@@ -15,13 +15,18 @@ one to extract, and one to consolidate when some candidate has a neighbour.
 
 from __future__ import annotations
 
-from memvault.engine.llm.chat import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, StructuredChat
-from memvault.engine.llm.consolidator import LLMConsolidator
-from memvault.engine.llm.extractor import LLMExtractor
-from memvault.engine.llm.probe import probe_chat_model
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from memvault.errors import ExtractionFailed
 from memvault.providers.openai_client import make_async_openai_client
 from memvault.settings import Settings
+
+if TYPE_CHECKING:
+    from memvault.engine.llm.chat import StructuredChat
+    from memvault.engine.llm.consolidator import LLMConsolidator
+    from memvault.engine.llm.extractor import LLMExtractor
+    from memvault.engine.llm.probe import probe_chat_model
 
 __all__ = [
     "LLMConsolidator",
@@ -31,14 +36,26 @@ __all__ = [
     "probe_chat_model",
 ]
 
+# Loaded on first use: they import the OpenAI SDK (half a second), which a server without an LLM
+# (or importing memvault.engine.llm.generation for its types) never needs.
+_LAZY = {"StructuredChat": "chat", "LLMConsolidator": "consolidator", "LLMExtractor": "extractor",
+         "probe_chat_model": "probe"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 def llm_extractor_and_consolidator(
     settings: Settings,
     *,
-    timeout: float = DEFAULT_TIMEOUT_S,
-    max_retries: int = DEFAULT_MAX_RETRIES,
+    timeout: float | None = None,
+    max_retries: int | None = None,
 ) -> tuple[LLMExtractor, LLMConsolidator]:
-    """An extractor and a consolidator sharing one client built from ``settings``.
+    """An extractor and a consolidator sharing one client built from ``settings`` (``timeout``
+    and ``max_retries`` default to :mod:`.chat`'s).
 
     Raises:
         ExtractionFailed: no OpenAI, Azure OpenAI or compatible server is configured.
@@ -49,6 +66,12 @@ def llm_extractor_and_consolidator(
         ...
         await extractor.aclose()  # closes the shared client
     """
+    from memvault.engine.llm.chat import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
+    from memvault.engine.llm.consolidator import LLMConsolidator
+    from memvault.engine.llm.extractor import LLMExtractor
+
+    timeout = DEFAULT_TIMEOUT_S if timeout is None else timeout
+    max_retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
     client = make_async_openai_client(settings)
     if client is None:
         raise ExtractionFailed(

@@ -13,11 +13,8 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import openai
-
-from memvault.engine.llm.chat import describe_failure, is_outage
 from memvault.errors import GenerationFailed, MemvaultError, ModelUnavailable
 from memvault.observability.metrics import observe_llm_call
 
@@ -27,6 +24,9 @@ GENERATE = "generation"
 """The operation label of agents' answers in the LLM metrics."""
 
 ChatMessages = Sequence[dict[str, str]]
+
+if TYPE_CHECKING:
+    import openai
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,8 @@ class ChatGenerator:
 
     async def complete(self, model: str, messages: ChatMessages, **options: Any) -> Generation:
         """The whole answer. Raises ``GenerationFailed`` or ``ModelUnavailable``."""
+        import openai  # loaded with the client; not at import, to keep startup short
+
         started = time.perf_counter()
         try:
             completion = await self._client.chat.completions.create(
@@ -118,6 +120,8 @@ class ChatGenerator:
     async def open_stream(self, model: str, messages: ChatMessages, **options: Any) -> TextStream:
         """Start a streamed answer; returns once the service accepted the request, so a refusal
         raises here (``GenerationFailed``/``ModelUnavailable``) rather than mid-stream."""
+        import openai
+
         started = time.perf_counter()
         try:
             stream = await self._client.chat.completions.create(
@@ -133,6 +137,8 @@ class ChatGenerator:
         return _ChunkStream(stream, lambda exc: self._failure(exc, model), model, started)
 
     def _failure(self, exc: openai.OpenAIError, model: str) -> MemvaultError:
+        from memvault.engine.llm.chat import describe_failure, is_outage
+
         message = describe_failure(exc, model, self.timeout, self.max_retries)
         if is_outage(exc):
             return GenerationFailed(message, retryable=True)
@@ -150,6 +156,8 @@ class _ChunkStream:
         self.usage = TokenUsage()
 
     async def __aiter__(self) -> AsyncIterator[str]:
+        import openai
+
         failed = False
         try:
             async for chunk in self._stream:
