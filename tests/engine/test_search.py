@@ -131,6 +131,7 @@ async def test_int8_query_embeddings_find_what_float32_ones_find(
             quick = (await int8.search(store, SCOPE, question, max_memories=3)).memories
             assert quick[0].memory.id == exact[0].memory.id, question
             assert abs(quick[0].score - exact[0].score) < 0.05
-        assert int8.embeddings.local_query_embedder().precision == "int8"  # type: ignore[attr-defined]
+        embedder = int8.embeddings.local_query_embedder()
+        assert embedder.precision == "int8"  # type: ignore[attr-defined]
     finally:
         await int8.embeddings.aclose()

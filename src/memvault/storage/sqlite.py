@@ -14,8 +14,9 @@
   use, updated by this process's writes after they commit, and reloaded when the stored
   ``(scope id, generation)`` differs from the cached one, i.e. when another process (the worker)
   wrote the scope. Checking costs one indexed lookup per search.
-* Text search: FTS5 with bm25 over words glued to their scope's prefix, so each scope has
-  posting lists (and term statistics) of its own (``fts``).
+* Text search: bm25 over each scope's words, in the same per-scope index (``term_index``),
+  loaded from ``memories_fts``. That FTS5 table holds every row's words glued to its scope's
+  prefix (``fts``); it is the words' stored copy, no longer what ranks a search.
 """
 
 from __future__ import annotations

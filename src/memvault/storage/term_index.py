@@ -68,7 +68,9 @@ class ScopeTerms:
             self._lengths = grown
         for term, tf in Counter(terms).items():
             slots, tfs = self._postings.get(term, _NO_POSTINGS)
-            self._postings[term] = (np.append(slots, np.int32(slot)), np.append(tfs, np.float32(tf)))
+            self._postings[term] = (
+                np.append(slots, np.int32(slot)), np.append(tfs, np.float32(tf))
+            )
             self._count += 1
         self._lengths[slot] = len(terms)
         self._total_length += len(terms)
