@@ -41,39 +41,38 @@ class ScopeTerms:
     def from_rows(cls, rows: Sequence[Sequence[str]], capacity: int = 0) -> ScopeTerms:
         """The index of ``rows[slot]`` = that slot's words, every slot live."""
         index = cls(max(capacity, len(rows)))
-        lists: dict[str, tuple[list[int], list[int]]] = {}
-        for slot, terms in enumerate(rows):
-            for term, tf in Counter(terms).items():
-                slots, tfs = lists.setdefault(term, ([], []))
-                slots.append(slot)
-                tfs.append(tf)
-            index._lengths[slot] = len(terms)
-        index._postings = {
-            term: (np.array(slots, dtype=np.int32), np.array(tfs, dtype=np.float32))
-            for term, (slots, tfs) in lists.items()
-        }
-        index._total_length = int(index._lengths[: len(rows)].sum())
-        index._count = sum(len(slots) for slots, _ in lists.values())
+        index.add(list(enumerate(rows)))
         return index
 
     @property
     def nbytes(self) -> int:
         return self._lengths.nbytes + 8 * self._count + _WORD_OVERHEAD * len(self._postings)
 
-    def add(self, slot: int, terms: Sequence[str]) -> None:
-        """Index a new slot (beyond every slot readers can see yet)."""
-        if slot >= len(self._lengths):
-            grown = np.zeros(max(slot + 1, 2 * len(self._lengths)), dtype=np.int32)
+    def add(self, rows: Sequence[tuple[int, Sequence[str]]]) -> None:
+        """Index new ``(slot, words)`` rows (in slots beyond every slot readers can see yet).
+        Each word's arrays are copied once per call, however many of the rows hold it."""
+        if not rows:
+            return
+        top = max(slot for slot, _ in rows)
+        if top >= len(self._lengths):
+            grown = np.zeros(max(top + 1, 2 * len(self._lengths)), dtype=np.int32)
             grown[: len(self._lengths)] = self._lengths
             self._lengths = grown
-        for term, tf in Counter(terms).items():
-            slots, tfs = self._postings.get(term, _NO_POSTINGS)
+        new: dict[str, tuple[list[int], list[int]]] = {}
+        for slot, terms in rows:
+            for term, tf in Counter(terms).items():
+                slots, tfs = new.setdefault(term, ([], []))
+                slots.append(slot)
+                tfs.append(tf)
+            self._lengths[slot] = len(terms)
+            self._total_length += len(terms)
+        for term, (slots, tfs) in new.items():
+            old_slots, old_tfs = self._postings.get(term, _NO_POSTINGS)
             self._postings[term] = (
-                np.append(slots, np.int32(slot)), np.append(tfs, np.float32(tf))
+                np.concatenate([old_slots, np.array(slots, dtype=np.int32)]),
+                np.concatenate([old_tfs, np.array(tfs, dtype=np.float32)]),
             )
-            self._count += 1
-        self._lengths[slot] = len(terms)
-        self._total_length += len(terms)
+            self._count += len(slots)
 
     def discard(self, slot: int) -> None:
         """The row in ``slot`` is gone (its postings stay until compaction; readers skip dead

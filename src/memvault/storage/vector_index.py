@@ -195,8 +195,9 @@ class ScopeVectors:
             arrays.kinds[slot] = kind_code(row.kind)
             arrays.expires[slot] = NO_EXPIRY if row.expires_at is None else row.expires_at
             arrays.alive[slot] = True
-            arrays.terms.add(slot, fts.stems(fts.words(row.text)))
             self._slots[row.key] = slot
+        arrays.terms.add([(n + offset, fts.stems(fts.words(row.text)))
+                          for offset, row in enumerate(rows)])
         self._arrays = arrays._replace(size=n + k)
 
     def remove(self, keys: Iterable[int]) -> None:
