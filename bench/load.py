@@ -375,10 +375,9 @@ def text_ranking_costs(db: Path, queries: list[str]) -> tuple[float, float, int]
 
 async def stage_costs(data_dir: Path, queries: list[str], scopes: int) -> dict[str, float]:
     """CPU ms per search of each stage of ``MemoryService.search`` after the query embedding,
-    in process on the seeded database (one search at a time, every scope loaded): the first
-    round (full text and vector in one call, as a search runs it; and each half alone),
-    ranking, and the second round (averaged over all searches; ``second_share`` is the share
-    of searches that run one)."""
+    in process on the seeded database (one search at a time, every scope loaded): the
+    full-text round, the vector round, ranking, and the second round (averaged over all
+    searches; ``second_share`` is the share of searches that run one)."""
     from memvault.engine import retrieval, temporal
     from memvault.models import MemoryKind
 
@@ -402,20 +401,17 @@ async def stage_costs(data_dir: Path, queries: list[str], scopes: int) -> dict[s
             costs[name] = (time.process_time() - started) / len(queries) * 1000
             return out
 
-        await timed("text", lambda i: store.search_candidates(
+        text = await timed("text", lambda i: store.search_candidates(
             store_id, picked[i], text=queries[i], embedding=None, kinds=kinds, limit=depth))
-        await timed("vector", lambda i: store.search_candidates(
+        vector = await timed("vector", lambda i: store.search_candidates(
             store_id, picked[i], text="", embedding=vectors[i], kinds=kinds, limit=depth))
-        first = await timed("first", lambda i: store.search_candidates(
-            store_id, picked[i], text=queries[i], embedding=vectors[i], kinds=kinds,
-            limit=depth))
         started = time.process_time()
         names = []
         for i, query in enumerate(queries):
             ranking = retrieval.Ranking(vectors[i], temporal.query_periods(
                 query, today=temporal.today_utc(time.time())))
-            ranking.add_vector(first[i].by_vector)
-            ranking.add_text(first[i].by_text, retrieval.LEXICAL_WEIGHT)
+            ranking.add_vector(vector[i].by_vector)
+            ranking.add_text(text[i].by_text, retrieval.LEXICAL_WEIGHT)
             names.append(ranking.seeds(query)[1])
             ranking.top(10)
         costs["ranking"] = (time.process_time() - started) / len(queries) * 1000
@@ -584,7 +580,8 @@ def report(plan: Plan, results: dict[str, dict], *, models: dict[str, tuple[floa
     per_search = basis["server_cpu_s"] / max(1, basis["completed"]) * 1000
     health = results["healthz"]
     http_floor = health["server_cpu_s"] / max(1, health["completed"]) * 1000
-    in_process = http_floor + f32_32 + stages["first"] + stages["ranking"] + stages["second"]
+    in_process = (http_floor + f32_32 + stages["text"] + stages["vector"] + stages["ranking"]
+                  + stages["second"])
     over = max(searches, key=lambda r: r["rate"])
     lines += [
         "",
@@ -613,14 +610,12 @@ def report(plan: Plan, results: dict[str, dict], *, models: dict[str, tuple[floa
         f"| HTTP, middleware, routing (`/healthz` at {TARGET_RATE}/s) | {http_floor:.1f} |",
         f"| query embedding, float32 (batch 1 / batch 32) | {f32_1:.1f} / {f32_32:.1f} |",
         f"| query embedding, int8 (batch 1 / batch 32) | {i8_1:.1f} / {i8_32:.1f} |",
-        "| first round: full text and vector in one call, rows of both lists |"
-        f" {stages['first']:.1f} |",
-        f"| ... full-text half alone (bm25 top 30 in memory, their rows) | {stages['text']:.1f} |",
-        f"| ... vector half alone (10k-row scan, rows of the best 30) | {stages['vector']:.1f} |",
+        f"| full-text round (bm25 top 30 in memory, their rows) | {stages['text']:.1f} |",
+        f"| vector round (10k-row scan, rows of the best 30) | {stages['vector']:.1f} |",
         f"| ranking | {stages['ranking']:.2f} |",
         f"| second round (in {stages['second_share'] * 100:.0f}% of searches; averaged over all)"
         f" | {stages['second']:.1f} |",
-        f"| sum (HTTP, float32 embedding in batches of 32, first round, ranking, second round)"
+        f"| sum (HTTP, float32 embedding in batches of 32, the three rounds, ranking)"
         f" | {in_process:.1f} |",
         f"| measured: server CPU per search at {basis['rate']:.0f}/s | {per_search:.1f} |",
     ]

@@ -7,6 +7,7 @@ database.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -344,13 +345,21 @@ class MemoryService:
         periods = temporal.query_periods(query, today=temporal.today_utc(now()))
         # A named period reaches deeper: its memories may rank low on words and meaning alone.
         depth = max(limit * 3, 20) if not periods else max(limit * 5, retrieval.PERIOD_DEPTH)
-        embedding = await self.embeddings.embed_query(store.embedding_model, query)
-        first = await self.store.search_candidates(
-            store.id, scope, text=query, embedding=embedding, kinds=kinds, limit=depth
-        )
+        # The full-text half needs no embedding: it runs on a reader thread while the query is
+        # embedded (in memory on SQLite it is cheap, but PostgreSQL's takes milliseconds).
+        by_text = asyncio.ensure_future(self.store.search_candidates(
+            store.id, scope, text=query, embedding=None, kinds=kinds, limit=depth
+        ))
+        try:
+            embedding = await self.embeddings.embed_query(store.embedding_model, query)
+            by_vector = await self.store.search_candidates(
+                store.id, scope, text="", embedding=embedding, kinds=kinds, limit=depth
+            )
+        finally:
+            text_hits = await by_text
         ranking = retrieval.Ranking(embedding, periods)
-        ranking.add_vector(first.by_vector)
-        ranking.add_text(first.by_text, retrieval.LEXICAL_WEIGHT)
+        ranking.add_vector(by_vector.by_vector)
+        ranking.add_text(text_hits.by_text, retrieval.LEXICAL_WEIGHT)
         # Second round: names the best memories add to the query (see retrieval's docstring).
         seeds, names = ranking.seeds(query)
         if names:
