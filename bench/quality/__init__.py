@@ -147,10 +147,11 @@ def ndcg(ranked: list[str], evidence: list[str], k: int = 10) -> float:
 
 
 class Methods:
-    """The search methods over one store; ``int8`` is a service embedding queries in int8."""
+    """The search methods over one store; ``int8`` is a service embedding queries in int8 (for
+    the "memvault, int8 queries" method only)."""
 
-    def __init__(self, service: MemoryService, int8: MemoryService, store) -> None:
-        self.service, self.int8, self.store = service, int8, store
+    def __init__(self, service: MemoryService, store, int8: MemoryService | None = None) -> None:
+        self.service, self.store, self.int8 = service, store, int8
         self.vectors: dict[str, np.ndarray] = {}
 
     async def embedding(self, query: str) -> np.ndarray:
@@ -193,6 +194,7 @@ class Methods:
         return [hit.memory.id for hit in outcome.memories]
 
     async def memvault_int8(self, scope: str, query: str) -> list[str]:
+        assert self.int8 is not None
         outcome = await self.int8.search(self.store, scope, query, max_memories=LIMIT)
         return [hit.memory.id for hit in outcome.memories]
 
@@ -218,7 +220,7 @@ async def evaluate(data: dict) -> dict[str, dict[str, list[float]]]:
         int8 = MemoryService(backend, EmbeddingProviders(settings), settings)
         try:
             summary = await import_lines(service, export_lines(data))
-            methods = Methods(service, int8, summary.store).table()
+            methods = Methods(service, summary.store, int8).table()
             scores: dict[str, dict[str, list[float]]] = {name: {} for name in METHODS}
             for question in questions(data):
                 for name, search in methods.items():
