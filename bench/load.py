@@ -42,7 +42,7 @@ import numpy as np
 
 from bench.corpus import memories
 from memvault.models import MemoryKind, NewMemory
-from memvault.providers.registry import shared_local_embedder
+from memvault.providers.registry import EmbeddingProviders, shared_local_embedder
 from memvault.settings import Settings
 from memvault.storage import open_store
 from memvault.testing import LiveServer
@@ -330,8 +330,10 @@ def model_costs(queries: list[str]) -> dict[str, tuple[float, float]]:
     float32 as the server embeds queries by default, int8 (on one thread) as it does with
     ``MEMVAULT_QUERY_EMBEDDING_PRECISION=int8``."""
     costs = {}
-    for name, embedder in [("float32", shared_local_embedder()),
-                           ("int8", shared_local_embedder(1, "int8"))]:
+    for name in ("float32", "int8"):
+        # The embedder the server would use for queries at this precision.
+        providers = EmbeddingProviders(Settings(query_embedding_precision=name))
+        embedder = providers.local_query_embedder()
         embedder.embed(queries[:32])
 
         def cpu_ms(batch: int, count: int) -> float:

@@ -15,6 +15,8 @@ from memvault.storage.fts import (
     scope_prefix,
     scoped_match,
     scoped_words,
+    unscoped_words,
+    words,
 )
 
 ROWS = [
@@ -61,6 +63,12 @@ def test_scoped_words() -> None:
     assert scoped_words("s7x", "Green tea, OR coffee_beans!") == "s7xgreen s7xtea s7xor s7xcoffee s7xbeans"
     # Scope 1's "2coffee" and scope 12's "coffee" differ: digits then "x" end the prefix.
     assert scoped_words(scope_prefix(1), "2coffee") != scoped_words(scope_prefix(12), "coffee")
+
+
+@given(scope=st.integers(1, 10**6), text=st.text())
+def test_stored_words_read_back_as_the_texts_words(scope: int, text: str) -> None:
+    prefix = scope_prefix(scope)
+    assert unscoped_words(prefix, scoped_words(prefix, text)) == words(text)
 
 
 def test_a_scope_matches_only_its_own_rows(fts: sqlite3.Connection) -> None:

@@ -246,10 +246,9 @@ def build_graph(weights: dict[str, np.ndarray], *, num_heads: int = 12) -> Any:
         initializers.append(numpy_helper.from_array(np.ascontiguousarray(array, dtype), name))
         return name
 
-    def op(op_type: str, *inputs: str, outputs: int = 1, name: str | None = None,
-           **attrs: Any) -> Any:
+    def op(op_type: str, *inputs: str, outputs: int = 1, **attrs: Any) -> Any:
         names = [f"t{len(nodes)}_{i}" for i in range(outputs)]
-        nodes.append(helper.make_node(op_type, list(inputs), names, name=name, **attrs))
+        nodes.append(helper.make_node(op_type, list(inputs), names, **attrs))
         return names[0] if outputs == 1 else names
 
     def w(name: str) -> np.ndarray:
@@ -257,7 +256,7 @@ def build_graph(weights: dict[str, np.ndarray], *, num_heads: int = 12) -> Any:
 
     def linear(x: str, prefix: str, scale: float = 1.0) -> str:
         kernel = const(w(prefix + ".weight").T * scale)
-        return op("Add", op("MatMul", x, kernel, name=prefix), const(w(prefix + ".bias") * scale))
+        return op("Add", op("MatMul", x, kernel), const(w(prefix + ".bias") * scale))
 
     def layer_norm(x: str, prefix: str) -> str:
         return op(

@@ -1,4 +1,5 @@
-"""Turning text into full-text index rows and safe full-text queries.
+"""Turning text into words: full-text index rows, safe full-text queries, and the stems the
+in-memory word index (:mod:`.term_index`) ranks by.
 
 User text never reaches the full-text engine as syntax: it is cut into words, each word becomes
 a quoted phrase, and the phrases are joined with ``OR`` (bm25 ranks documents that match more of
@@ -13,6 +14,11 @@ the scope's own: with one shared vocabulary, each term's frequency came from the
 (3.6x the CPU per query at 100 scopes x 10k memories, and other scopes' texts swayed the ranking).
 Both sides cut and case-fold words with the same Python code; FTS5's tokenizer then applies the
 same folding and stemming to each side, so they always agree.
+
+Searches no longer query that table: it is the stored copy of each row's words
+(:func:`unscoped_words` reads them back), and the scope's in-memory index ranks them by the same
+bm25 from :func:`stems` (:func:`search_terms` for queries). :func:`scoped_match` remains the FTS5
+query for the benchmark baseline and the table's own tests.
 """
 
 from __future__ import annotations
@@ -73,6 +79,12 @@ def scoped_words(prefix: str, text: str) -> str:
     """What the SQLite index holds for ``text`` in the scope of ``prefix``: every word,
     case-folded, glued to the prefix, separated by spaces."""
     return " ".join(prefix + word for word in words(text))
+
+
+def unscoped_words(prefix: str, stored: str) -> list[str]:
+    """The words of a text as :func:`scoped_words` stored them with ``prefix``, unprefixed."""
+    cut = len(prefix)
+    return [word[cut:] for word in stored.split()]
 
 
 def scoped_match(prefix: str, text: str) -> str | None:

@@ -1468,7 +1468,7 @@ def load_scope_vectors(
     if not rows:
         return ScopeVectors(dim, version)
     seqs, kinds, expiries, blobs, words = zip(*rows, strict=True)
-    cut = len(fts.scope_prefix(version[0]))
+    prefix = fts.scope_prefix(version[0])
     return ScopeVectors.from_arrays(
         dim=dim,
         version=version,
@@ -1476,7 +1476,7 @@ def load_scope_vectors(
         kinds=np.array([KIND_CODES[kind] for kind in kinds], dtype=np.int8),
         expires=np.array([NO_EXPIRY if e is None else e for e in expiries], dtype=np.int64),
         vectors=stack_embeddings(blobs, dim),
-        terms=[fts.stems(word[cut:] for word in (text or "").split()) for text in words],
+        terms=[fts.stems(fts.unscoped_words(prefix, text or "")) for text in words],
     )
 
 

@@ -76,14 +76,14 @@ class _Arrays(NamedTuple):
     size: int
 
 
-def _allocate(capacity: int, dim: int) -> _Arrays:
+def _allocate(capacity: int, dim: int, terms: ScopeTerms | None = None) -> _Arrays:
     return _Arrays(
         vectors=np.zeros((capacity, dim), dtype=np.float32),
         keys=np.zeros(capacity, dtype=np.int64),
         kinds=np.zeros(capacity, dtype=np.int8),
         expires=np.zeros(capacity, dtype=np.int64),
         alive=np.zeros(capacity, dtype=bool),
-        terms=ScopeTerms(capacity),
+        terms=ScopeTerms(capacity) if terms is None else terms,
         size=0,
     )
 
@@ -217,8 +217,8 @@ class ScopeVectors:
         old = self._arrays
         live = np.flatnonzero(old.alive[: old.size])
         count = len(live)
-        fresh = _allocate(count + extra + max(16, count // 4), self.dim)
-        fresh = fresh._replace(terms=old.terms.compacted(live, len(fresh.keys)))
+        capacity = count + extra + max(16, count // 4)
+        fresh = _allocate(capacity, self.dim, old.terms.compacted(live, capacity))
         fresh.vectors[:count] = old.vectors[live]
         fresh.keys[:count] = old.keys[live]
         fresh.kinds[:count] = old.kinds[live]
