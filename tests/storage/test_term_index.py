@@ -120,3 +120,19 @@ def test_a_replaced_or_removed_row_is_found_by_its_new_words_only(replaced: bool
         assert ranking(index, "coffee", 5) == []
     assert ranking(index, "green tea", 5) == []
     assert [key for key, _ in ranking(index, "jazz", 5)] == [2]
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(texts, min_size=1, max_size=30), query=texts)
+def test_a_bulk_load_of_tokens_ranks_as_rows_added_one_by_one(rows, query) -> None:
+    # A scope's index loads from its stored tokens, stemmed once per distinct token.
+    loaded = ScopeVectors.from_arrays(
+        dim=4, version=(1, 1), keys=np.arange(len(rows)), kinds=np.zeros(len(rows)),
+        expires=np.full(len(rows), np.iinfo(np.int64).max),
+        vectors=np.ones((len(rows), 4), dtype=np.float32),
+        terms=[fts.words(text) for text in rows], normalize=fts.stems,
+    )  # fmt: skip
+    grown = ScopeVectors(4, (1, 1))
+    for key, text in enumerate(rows):
+        grown.upsert([row(key, text)])
+    assert_same(ranking(loaded, query, 50), ranking(grown, query, 50))

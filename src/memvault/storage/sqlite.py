@@ -1476,7 +1476,9 @@ def load_scope_vectors(
         kinds=np.array([KIND_CODES[kind] for kind in kinds], dtype=np.int8),
         expires=np.array([NO_EXPIRY if e is None else e for e in expiries], dtype=np.int64),
         vectors=stack_embeddings(blobs, dim),
-        terms=[fts.stems(fts.unscoped_words(prefix, text or "")) for text in words],
+        terms=[(text or "").split() for text in words],
+        # Stemmed once per distinct stored word, not once per occurrence.
+        normalize=lambda tokens: fts.stems(fts.unscoped_words(prefix, " ".join(tokens))),
     )
 
 

@@ -15,9 +15,10 @@ replaces a word's arrays whole, never edits them; compaction builds a new index.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -38,10 +39,42 @@ class ScopeTerms:
         self._count = 0
 
     @classmethod
-    def from_rows(cls, rows: Sequence[Sequence[str]], capacity: int = 0) -> ScopeTerms:
-        """The index of ``rows[slot]`` = that slot's words, every slot live."""
-        index = cls(max(capacity, len(rows)))
-        index.add(list(enumerate(rows)))
+    def from_rows(
+        cls,
+        rows: Sequence[Sequence[str]],
+        capacity: int = 0,
+        normalize: Callable[[list[str]], list[str]] | None = None,
+    ) -> ScopeTerms:
+        """The index of ``rows[slot]`` = that slot's words, every slot live. ``normalize`` maps
+        a list of distinct tokens to their words (stemming, say): a scope's 10k rows hold ~20
+        tokens each but a few thousand distinct ones, so it is called once per distinct token."""
+        n = len(rows)
+        index = cls(max(capacity, n))
+        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=n)
+        every = list(itertools.chain.from_iterable(rows))
+        tokens = list(dict.fromkeys(every))
+        ids = {token: i for i, token in enumerate(tokens)}
+        token_ids = np.fromiter(map(ids.__getitem__, every), dtype=np.int64, count=len(every))
+        names = normalize(tokens) if normalize else tokens
+        if normalize:  # tokens with one word in common ("tea", "teas") share one id
+            word_ids: dict[str, int] = {}
+            remap = np.fromiter((word_ids.setdefault(word, len(word_ids)) for word in names),
+                                dtype=np.int64, count=len(names))
+            token_ids = remap[token_ids]
+            names = list(word_ids)
+        # One sort of (word, slot) pairs gives every word's slots in order and their counts.
+        slots = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        pairs, tfs = np.unique(token_ids * max(n, 1) + slots, return_counts=True)
+        words, slots = np.divmod(pairs, max(n, 1))
+        starts = np.flatnonzero(np.diff(words, prepend=-1))
+        ends = np.append(starts[1:], len(words))[: len(starts)]
+        slots32, tfs32 = slots.astype(np.int32), tfs.astype(np.float32)
+        for word, start, end in zip(words[starts].tolist(), starts.tolist(), ends.tolist(),
+                                    strict=True):  # fmt: skip
+            index._postings[names[word]] = (slots32[start:end], tfs32[start:end])
+        index._lengths[:n] = lengths
+        index._total_length = int(lengths.sum())
+        index._count = len(pairs)
         return index
 
     @property

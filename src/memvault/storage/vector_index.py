@@ -108,9 +108,11 @@ class ScopeVectors:
         expires: np.ndarray,
         vectors: np.ndarray,
         terms: Sequence[Sequence[str]] = (),
+        normalize: Callable[[list[str]], list[str]] | None = None,
     ) -> ScopeVectors:
         """Build an index from column arrays (what a bulk load produces), ``terms`` holding each
-        row's :func:`~memvault.storage.fts.stems` (none: no words); takes ownership."""
+        row's :func:`~memvault.storage.fts.stems` (none: no words), or its tokens and
+        ``normalize`` what turns distinct tokens into stems; takes ownership."""
         n = len(keys)
         index = cls(dim, version, capacity=0)
         if n:
@@ -121,7 +123,7 @@ class ScopeVectors:
                 kinds=kinds.astype(np.int8, copy=False),
                 expires=expires.astype(np.int64, copy=False),
                 alive=np.ones(n, dtype=bool),
-                terms=ScopeTerms.from_rows(terms or [()] * n),
+                terms=ScopeTerms.from_rows(terms or [()] * n, normalize=normalize),
                 size=n,
             )
             index._slots = {int(key): slot for slot, key in enumerate(keys.tolist())}
@@ -233,7 +235,11 @@ def _eligible(arrays: _Arrays, kinds: Collection[MemoryKind | str], now: int) ->
     n = arrays.size
     allowed = np.zeros(len(KINDS), dtype=bool)
     allowed[[kind_code(kind) for kind in kinds]] = True
-    return arrays.alive[:n] & (arrays.expires[:n] > now) & allowed[arrays.kinds[:n]]
+    mask = arrays.alive[:n] & allowed.take(arrays.kinds[:n])
+    expires = arrays.expires[:n]
+    if n and expires.min() <= now:  # most scopes hold nothing that expires
+        mask &= expires > now
+    return mask
 
 
 class VectorCache:
