@@ -11,6 +11,8 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from memvault.engine import retrieval, temporal, validation
 from memvault.engine.updates import OFFLINE_CHAT_MODEL, submit_update
 from memvault.errors import InvalidRequest, ModelUnavailable
@@ -345,21 +347,20 @@ class MemoryService:
         periods = temporal.query_periods(query, today=temporal.today_utc(now()))
         # A named period reaches deeper: its memories may rank low on words and meaning alone.
         depth = max(limit * 3, 20) if not periods else max(limit * 5, retrieval.PERIOD_DEPTH)
-        # The full-text half needs no embedding: it runs on a reader thread while the query is
-        # embedded (in memory on SQLite it is cheap, but PostgreSQL's takes milliseconds).
-        by_text = asyncio.ensure_future(self.store.search_candidates(
-            store.id, scope, text=query, embedding=None, kinds=kinds, limit=depth
-        ))
-        try:
+        if self.store.text_search_in_memory:
+            # One call, one snapshot, one read of the rows both halves found.
             embedding = await self.embeddings.embed_query(store.embedding_model, query)
-            by_vector = await self.store.search_candidates(
-                store.id, scope, text="", embedding=embedding, kinds=kinds, limit=depth
+            first = await self.store.search_candidates(
+                store.id, scope, text=query, embedding=embedding, kinds=kinds, limit=depth
             )
-        finally:
-            text_hits = await by_text
+            by_vector, by_text = first.by_vector, first.by_text
+        else:
+            embedding, by_vector, by_text = await self._text_beside_embedding(
+                store, scope, query, kinds=kinds, limit=depth
+            )
         ranking = retrieval.Ranking(embedding, periods)
-        ranking.add_vector(by_vector.by_vector)
-        ranking.add_text(text_hits.by_text, retrieval.LEXICAL_WEIGHT)
+        ranking.add_vector(by_vector)
+        ranking.add_text(by_text, retrieval.LEXICAL_WEIGHT)
         # Second round: names the best memories add to the query (see retrieval's docstring).
         seeds, names = ranking.seeds(query)
         if names:
@@ -368,4 +369,22 @@ class MemoryService:
             )
             ranking.add_text(second.by_text, retrieval.SECOND_WEIGHT, seeds)
         return SearchOutcome(ranking.top(limit), static=False)
+
+    async def _text_beside_embedding(
+        self, store: MemoryStore, scope: str, query: str, *, kinds: Sequence[MemoryKind],
+        limit: int,
+    ) -> tuple[np.ndarray, list[ScoredMemory], list[ScoredMemory]]:
+        """A search's first round with its full-text half (which needs no embedding) on a
+        reader thread while the query is embedded: the query's vector and both lists."""
+        by_text = asyncio.ensure_future(self.store.search_candidates(
+            store.id, scope, text=query, embedding=None, kinds=kinds, limit=limit
+        ))
+        try:
+            embedding = await self.embeddings.embed_query(store.embedding_model, query)
+            by_vector = await self.store.search_candidates(
+                store.id, scope, text="", embedding=embedding, kinds=kinds, limit=limit
+            )
+        finally:
+            text_hits = await by_text
+        return embedding, by_vector.by_vector, text_hits.by_text
 

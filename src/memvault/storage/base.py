@@ -69,6 +69,11 @@ class Store(Protocol):
         await store.close()
     """
 
+    text_search_in_memory: bool
+    """Whether a full-text search is cheaper than a hop to another thread (SQLite ranks words
+    in memory; PostgreSQL's takes milliseconds). The engine runs a search's text half beside the
+    query embedding only when it is not, and otherwise asks for both halves in one call."""
+
     # -- lifecycle -------------------------------------------------------------------------
 
     async def open(self) -> None:

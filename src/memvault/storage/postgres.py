@@ -271,6 +271,8 @@ class PostgresStore:
     Any number of ``PostgresStore`` objects, in any number of processes, may share a database.
     """
 
+    text_search_in_memory = False
+
     def __init__(self, url: str, settings: Settings | None = None) -> None:
         settings = settings or Settings()
         self.url = url

@@ -146,6 +146,8 @@ class SQLiteStore:
     Several ``SQLiteStore`` objects, in one process or several, may share a file.
     """
 
+    text_search_in_memory = True
+
     def __init__(
         self,
         path: str | os.PathLike[str],
