@@ -180,7 +180,7 @@ class Settings(BaseSettings):
         2_048,
         description=(
             "Memory for the in-process vector and word index of the SQLite backend, in MiB"
-            " (about 1.8 KB per memory with the local model: the default holds ~1.1M memories)."
+            " (about 1 KB per memory with the local model: the default holds ~2.2M memories)."
         ),
     )
     sqlite_synchronous: str = Field(

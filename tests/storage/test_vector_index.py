@@ -43,13 +43,16 @@ def test_index_matches_brute_force(steps: list[tuple[bool, list[int]]], query_se
     query = unit_vector(query_seed + 10_000)
     for kinds, now in ((KINDS, 0), (KINDS[:1], 0), (KINDS, 140)):
         live = [r for r in model.values() if r.kind in kinds and r.expires_at > now]
-        expected = sorted(live, key=lambda r: -float(r.embedding @ query))[:10]
+        exact = {r.key: float(r.embedding @ query) for r in live}
         hits = index.search(query, kinds=kinds, now=now, limit=10)
-        assert [key for key, _ in hits] == [r.key for r in expected]
-        np.testing.assert_allclose(
-            [score for _, score in hits], [float(r.embedding @ query) for r in expected],
-            rtol=1e-5, atol=1e-6,
-        )  # fmt: skip
+        assert len(hits) == min(10, len(live))
+        assert [score for _, score in hits] == sorted((s for _, s in hits), reverse=True)
+        # The index compares in half precision: it may swap rows whose cosines are within
+        # ~1e-3 of each other, never pass over one that is clearly better.
+        tenth = sorted(exact.values(), reverse=True)[len(hits) - 1] if hits else 0.0
+        for key, score in hits:
+            assert abs(score - exact[key]) <= 2e-3
+            assert exact[key] >= tenth - 4e-3
 
 
 def test_from_arrays_then_grow() -> None:

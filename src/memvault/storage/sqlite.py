@@ -29,7 +29,7 @@ import threading
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -121,6 +121,7 @@ ENTRY_COLUMNS = (
 )
 
 ScopeKey = tuple[str, str]
+Scored = TypeVar("Scored", ScoredMemory, ScoredEntry)
 
 
 def _index_text(conn: sqlite3.Connection, seq: int, scope_id: int, text: str) -> None:
@@ -544,8 +545,9 @@ class SQLiteStore:
                 found = _active_memories(
                     conn, store_id, scope, {seq for seq, _ in vector_hits + text_hits}, ts
                 )
+            by_vector = [ScoredMemory(found[seq], 0.0) for seq, _ in vector_hits if seq in found]
             return SearchCandidates(
-                by_vector=[ScoredMemory(found[seq], s) for seq, s in vector_hits if seq in found],
+                by_vector=_exact_cosines(query, by_vector),
                 by_text=[ScoredMemory(found[seq], s) for seq, s in text_hits if seq in found],
             )
 
@@ -873,7 +875,7 @@ class SQLiteStore:
                 ts = now()
                 hits = self._nearest(conn, key, head, query, kinds=[ENTRY_KIND], now=ts,
                                      limit=limit)  # fmt: skip
-                by_vector = _scored_entries(conn, store_id, scope, hits)
+                by_vector = _exact_cosines(query, _scored_entries(conn, store_id, scope, hits))
                 hits = self._text_nearest(conn, key, head, text, kinds=[ENTRY_KIND], now=ts,
                                           limit=limit)  # fmt: skip
                 by_text = _scored_entries(conn, store_id, scope, hits)
@@ -1630,6 +1632,24 @@ def _history_rows(
         ):
             grouped.setdefault(row["memory_id"], []).append(row)
     return grouped
+
+
+def _exact_cosines(query: np.ndarray | None, hits: list[Scored]) -> list[Scored]:
+    """Vector hits scored from their rows' float32 embeddings (the index compares in half
+    precision), best first."""
+    if query is None:
+        return hits
+    exact = [
+        dataclasses.replace(hit, score=float(np.dot(_embedding_of(hit), query))) for hit in hits
+    ]
+    exact.sort(key=lambda hit: hit.score, reverse=True)
+    return exact
+
+
+def _embedding_of(hit: ScoredMemory | ScoredEntry) -> np.ndarray:
+    found = hit.memory if isinstance(hit, ScoredMemory) else hit.entry
+    assert found.embedding is not None  # rows read with their embedding column
+    return found.embedding
 
 
 def _scored_entries(
