@@ -83,25 +83,31 @@ def row_to_store(row: Mapping[str, Any]) -> MemoryStore:
     )
 
 
+# A search reads tens of rows: dictionary lookups are a fraction of Enum calls.
+_KINDS = {kind.value: kind for kind in MemoryKind}
+_STATUSES = {status.value: status for status in MemoryStatus}
+
+
 def row_to_memory(row: Mapping[str, Any]) -> Memory:
     """``embedding`` may be float32 bytes (SQLite) or an array (PostgreSQL's vector loader)."""
     embedding = row["embedding"]
     if isinstance(embedding, bytes | memoryview):
         embedding = np.frombuffer(embedding, dtype="<f4")
+    source = row["source"]
     return Memory(
         id=row["id"],
         store_id=row["store_id"],
         scope=row["scope"],
-        kind=MemoryKind(row["kind"]),
+        kind=_KINDS[row["kind"]],
         content=row["content"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         version=row["version"],
-        status=MemoryStatus(row["status"]),
+        status=_STATUSES[row["status"]],
         expires_at=row["expires_at"],
         created_by=row["created_by"],
         updated_by=row["updated_by"],
-        source=tuple(load_json(row["source"]) or ()),
+        source=() if not source or source == "[]" else tuple(load_json(source)),
         embedding=embedding,
     )
 
