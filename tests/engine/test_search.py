@@ -4,7 +4,6 @@ question whose answer spans two memories finds both. Real SQLite store, real loc
 from __future__ import annotations
 
 import calendar
-import contextlib
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -16,30 +15,24 @@ from memvault.models import Memory, MemoryKind, MemoryRecord, MemoryStore, new_i
 from memvault.providers.registry import EmbeddingProviders
 from memvault.settings import Settings
 from memvault.storage import open_store
-from tests.support.postgres import EmbeddedPostgres, postgres_server  # noqa: F401 (fixture)
+from tests.storage.conftest import database_url  # noqa: F401 (fixture)
+from tests.support.postgres import postgres_server  # noqa: F401 (fixture)
 
 SCOPE = "user_1"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def service(request: pytest.FixtureRequest,
-                  tmp_path: Path) -> AsyncIterator[MemoryService]:
+@pytest.fixture
+async def service(database_url: str, tmp_path: Path) -> AsyncIterator[MemoryService]:
     """On both backends: SQLite asks for a search's two halves in one call after the query is
     embedded, PostgreSQL runs the full-text half beside the embedding."""
     settings = Settings(data_dir=tmp_path)
-    with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path / 'search.db'}"
-        else:
-            server: EmbeddedPostgres = request.getfixturevalue("postgres_server")
-            url = stack.enter_context(server.database())
-        backend = await open_store(url, settings)
-        service = MemoryService(backend, EmbeddingProviders(settings), settings)
-        try:
-            yield service
-        finally:
-            await service.embeddings.aclose()
-            await backend.close()
+    backend = await open_store(database_url, settings)
+    service = MemoryService(backend, EmbeddingProviders(settings), settings)
+    try:
+        yield service
+    finally:
+        await service.embeddings.aclose()
+        await backend.close()
 
 
 async def remember(service: MemoryService, store: MemoryStore,
