@@ -440,8 +440,11 @@ def verdict(result: dict) -> bool:
 
 def run(quick: bool = False) -> str:
     plan = QUICK if quick else FULL
-    total = int(plan.warmup_s * TARGET_RATE + plan.duration_s * TARGET_RATE
-                + sum(rate * plan.step_s for rate in plan.up + plan.down)) + 2_000
+    steps = [(TARGET_RATE, plan.warmup_s + plan.duration_s)]  # the default, then int8
+    steps += [(rate, WARMUP_STEP_S + plan.step_s) for rate in plan.up + plan.down]
+    steps += [(TARGET_RATE, WARMUP_STEP_S + plan.duration_s)]
+    steps += [(rate, WARMUP_STEP_S + plan.step_s) for rate in plan.down]
+    total = int(sum(rate * seconds for rate, seconds in steps))
     queries = load_queries(total + 1_300, seed=5)
     probe, queries = queries[:1_300], queries[1_300:]
     models = model_costs(probe)
@@ -496,12 +499,28 @@ def run(quick: bool = False) -> str:
                       flush=True)
                 if verdict(result) != held:
                     break
+        # The same target, then the step-down, with int8 query embeddings (opt-in), on a
+        # fresh server each time.
+        int8: dict[str, dict] = {}
+        with LiveServer(data_dir, env={"MEMVAULT_QUERY_EMBEDDING_PRECISION": "int8"}) as server:
+            for rate in [TARGET_RATE, *plan.down]:
+                if int8:
+                    server.restart()
+                touch_scopes(server, plan.scopes)
+                drive(server, take(int(WARMUP_STEP_S * rate)), rate, expect=b'"memories"')
+                seconds = plan.duration_s if rate == TARGET_RATE else plan.step_s
+                result = drive(server, take(int(seconds * rate)), rate, expect=b'"memories"')
+                int8[f"int8 {rate}"] = result
+                print(f"  int8 {rate}/s: p99 {result['p99']:.1f} ms, errors {result['errors']}",
+                      flush=True)
+                if verdict(result):
+                    break
         fts_shared, fts_alone, scope_rows = text_ranking_costs(data_dir / "memvault.db",
                                                                probe[:300])
         stages = asyncio.run(stage_costs(data_dir, probe[300:600], plan.scopes))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return report(plan, results, models=models, seed_s=seed_s,
+    return report(plan, results, int8, models=models, seed_s=seed_s,
                   embed_s=embed_s, first_touch=first_touch, rss_mb=rss_mb,
                   fts=(fts_shared, fts_alone, scope_rows), stages=stages)
 
@@ -529,7 +548,8 @@ def ms(value: float, digits: int = 1) -> str:
     return "-" if np.isnan(value) else f"{value:.{digits}f} ms"
 
 
-def report(plan: Plan, results: dict[str, dict], *, models: dict[str, tuple[float, float]],
+def report(plan: Plan, results: dict[str, dict], int8: dict[str, dict], *,
+           models: dict[str, tuple[float, float]],
            seed_s: float, embed_s: float, first_touch: float, rss_mb: float,
            fts: tuple[float, float, int], stages: dict[str, float]) -> str:
     target = results["target"]
@@ -562,11 +582,13 @@ def report(plan: Plan, results: dict[str, dict], *, models: dict[str, tuple[floa
         " load avg |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, r in results.items():
+    for name, r in [*results.items(), *int8.items()]:
         errors = sum(r["errors"].values())
         detail = f" ({', '.join(f'{k}: {v}' for k, v in r['errors'].items())})" if errors else ""
-        label = {"healthz": "`GET /healthz`", "target": f"search, {plan.duration_s:.0f} s"}.get(
-            name, f"search, {plan.step_s:.0f} s")
+        seconds = plan.duration_s if name in ("target", f"int8 {TARGET_RATE}") else plan.step_s
+        label = "`GET /healthz`" if name == "healthz" else f"search, {seconds:.0f} s"
+        if name.startswith("int8"):
+            label += ", int8 queries"
         lines.append(
             f"| {label} | {r['rate']:.0f}/s | {r['achieved']:.0f}/s | {ms(r['p50'])} |"
             f" {ms(r['p95'])} | {ms(r['p99'])} | {ms(r['max'], 0)} | {errors}{detail} |"
@@ -644,4 +666,15 @@ def report(plan: Plan, results: dict[str, dict], *, models: dict[str, tuple[floa
         f" {sum(target['errors'].values())} errors). Highest rate sustained in this run"
         f" (achieved >= 98% of offered, p99 <= {TARGET_P99_MS:.0f} ms, no errors): {highest}.",
     ]
+    held8 = [r["rate"] for r in int8.values() if verdict(r)]
+    first8 = int8.get(f"int8 {TARGET_RATE}")
+    if first8 is not None:
+        lines += [
+            "",
+            f"With int8 query embeddings (`MEMVAULT_QUERY_EMBEDDING_PRECISION=int8`, the rows"
+            f" marked so above, each on a fresh server): at {TARGET_RATE}/s"
+            f" {first8['achieved']:.0f}/s achieved, p99 {ms(first8['p99'])},"
+            f" {sum(first8['errors'].values())} errors; highest rate sustained:"
+            f" {f'{max(held8):.0f}/s' if held8 else 'none of the rates tried'}.",
+        ]
     return "\n".join(lines) + "\n"
