@@ -42,7 +42,8 @@ class FaultyServer:
         self.server = LiveServer(tmp_path / "data", env={
             "LD_PRELOAD": f"{FIU_LIBS}/fiu_run_preload.so {FIU_LIBS}/fiu_posix_preload.so",
             "FIU_CTRL_FIFO": str(self.fifo), "FIU_ENABLE": "",
-            "MEMVAULT_JOB_LEASE_SECONDS": "2"})
+            "MEMVAULT_JOB_LEASE_SECONDS": "2"},
+            preload=False)  # LD_PRELOAD takes effect only in a process exec'd afresh
 
     def _control(self, commands: list[str]) -> None:
         assert self.server.process is not None
