@@ -103,13 +103,17 @@ def load_queries(count: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     seen: set[str] = set()
     out: list[str] = []
-    while len(out) < count:
+    for _ in range(50 * count):
+        if len(out) == count:
+            break
         t, u = rng.sample(_TOPICS, 2)
         text = rng.choice(_FORMS).format(t=t, u=u, c=rng.choice(_CITIES), w=rng.choice(_WHEN),
                                          p=rng.choice(_WHO))
         if text not in seen:
             seen.add(text)
             out.append(text)
+    if len(out) < count:  # the slots have finitely many combinations
+        raise ValueError(f"only {len(out):,} distinct queries found for {count:,}")
     return out
 
 
