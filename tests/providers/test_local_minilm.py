@@ -5,6 +5,7 @@ the Embedder contract. Golden vectors: ``data/reference_embeddings.json`` (see
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +106,14 @@ def test_int8_stays_close_to_the_reference(int8_embedder: MiniLMEmbedder) -> Non
     nearest = (ours @ VECTORS.T).argmax(axis=1)
     for i, found in enumerate(nearest):
         assert cosine(VECTORS[found][None], VECTORS[i][None])[0] > 0.9999, TEXTS[i][:60]
+
+
+def test_int8_loads_without_a_warning_on_the_root_logger(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        MiniLMEmbedder(threads=1, precision="int8").load()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_unknown_precision_is_refused() -> None:

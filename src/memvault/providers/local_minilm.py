@@ -25,6 +25,7 @@ int8 vector also depends slightly on the texts batched with it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -338,10 +339,21 @@ def quantize(model: Any) -> bytes:
     quantization: activations are quantized per call), serialized."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with tempfile.TemporaryDirectory(prefix="memvault-int8-") as folder:
-        out = Path(folder) / "int8.onnx"
-        quantize_dynamic(
-            model, out, weight_type=QuantType.QInt8, per_channel=True,
-            op_types_to_quantize=["MatMul"], extra_options={"MatMulConstBOnly": True},
-        )  # fmt: skip
-        return out.read_bytes()
+    root = logging.getLogger()
+    root.addFilter(_no_preprocessing_advice)
+    try:
+        with tempfile.TemporaryDirectory(prefix="memvault-int8-") as folder:
+            out = Path(folder) / "int8.onnx"
+            quantize_dynamic(
+                model, out, weight_type=QuantType.QInt8, per_channel=True,
+                op_types_to_quantize=["MatMul"], extra_options={"MatMulConstBOnly": True},
+            )  # fmt: skip
+            return out.read_bytes()
+    finally:
+        root.removeFilter(_no_preprocessing_advice)
+
+
+def _no_preprocessing_advice(record: logging.LogRecord) -> bool:
+    # quantize_dynamic advises, on the root logger at WARNING, shape-inference pre-processing
+    # for graphs with dynamic shapes; quantizing only the constant-weight MatMuls needs none.
+    return "pre-processing before quantization" not in record.getMessage()
