@@ -155,6 +155,12 @@ class Health(BaseModel):
     version: str
 
 
+def create_app_from_environment() -> FastAPI:
+    """:func:`create_app` with settings from the environment: what each process of
+    ``memvault serve --processes N`` runs."""
+    return create_app(Settings())
+
+
 def _agent_service(
     store: object, service: MemoryService, settings: Settings, access: AccessPolicy
 ) -> AgentService | None:

@@ -9,6 +9,7 @@ import ipaddress
 import logging
 import os
 import socket
+from typing import Any
 
 import click
 
@@ -76,9 +77,13 @@ def cli(ctx: click.Context) -> None:
               help="Directory of the embedded SQLite database. [default: ./.memvault]")
 @click.option("--log-level", envvar="MEMVAULT_LOG_LEVEL", show_envvar=True, default=None,
               type=click.Choice(["debug", "info", "warning", "error"]), help="[default: info]")
-def serve(host: str | None, port: int | None, data_dir: str | None, log_level: str | None) -> None:
+@click.option("--processes", envvar="MEMVAULT_SERVER_PROCESSES", show_envvar=True, default=None,
+              type=click.IntRange(1, 64), help="Server processes on the one port. [default: 1]")
+def serve(host: str | None, port: int | None, data_dir: str | None, log_level: str | None,
+          processes: int | None) -> None:
     """Serve every API face (the default command)."""
-    settings = _settings(host=host, port=port, data_dir=data_dir, log_level=log_level)
+    overrides = {"host": host, "port": port, "data_dir": data_dir, "log_level": log_level}
+    settings = _settings(**overrides, server_processes=processes)
     log_level = settings.log_level
     if not is_loopback(settings.host):
         exposed = f"refusing to serve on {settings.host} with"
@@ -108,8 +113,18 @@ def serve(host: str | None, port: int | None, data_dir: str | None, log_level: s
         "memvault %s on http://%s:%s (%s)", __version__, settings.host, settings.port,
         display_url(settings.resolved_database_url),
     )
+    if settings.server_processes > 1:
+        # Each process builds its app from the environment: the options go there first.
+        for name, value in overrides.items():
+            if value is not None:
+                os.environ[env_name(name)] = str(value)
+        app: Any = "memvault.api.app:create_app_from_environment"
+    else:
+        app = create_app(settings)
     uvicorn.run(
-        create_app(settings),
+        app,
+        factory=settings.server_processes > 1,
+        workers=settings.server_processes,
         host=settings.host,
         port=settings.port,
         log_level=log_level,
