@@ -92,8 +92,10 @@ _CITIES = ["Oslo", "Lisbon", "Kyoto", "Austin", "Nairobi", "Lima", "Tallinn", "S
            "Calgary", "Hanoi", "Dublin", "Bergen", "Valencia", "Osaka", "Denver", "Accra",
            "Quito", "Riga", "Busan", "Bologna", "Halifax", "Cork", "Graz", "Leeds", "Perth"]
 _WHEN = ["this weekend", "tonight", "next month", "in the summer", "after work", "on Tuesday",
-         "during the holidays", "tomorrow morning"]
-_WHO = ["my partner", "the kids", "my colleagues", "my sister", "old friends", "my father"]
+         "during the holidays", "tomorrow morning", "next weekend", "on Friday night",
+         "in the autumn", "before winter"]
+_WHO = ["my partner", "the kids", "my colleagues", "my sister", "old friends", "my father",
+        "my mother", "my brother", "the neighbours", "my team"]
 _FORMS = [
     "What do I think about {t} {w}?", "Any plans involving {t} with {p} {w}?",
     "Recommend something for {t} lovers in {c}", "Do I like {t} more than {u}?",
