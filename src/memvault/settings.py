@@ -26,7 +26,8 @@ class Settings(BaseSettings):
         description=(
             "Processes `memvault serve` answers requests with, on the one port. Each has its own"
             " interpreter lock, so one per core answers more searches at once (two on 2 cores:"
-            " ~1.7x the searches per second); each also keeps its own vector cache (memory x N),"
+            " 200 searches/s held against 150, docs/benchmarks.md); each also keeps its own vector"
+            " cache (memory x N),"
             " admission gate, rate-limit counts, `/metrics` and, with MEMVAULT_WORKER on, update"
             " worker."
         ),
