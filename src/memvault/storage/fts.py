@@ -81,10 +81,11 @@ def scoped_words(prefix: str, text: str) -> str:
     return " ".join(prefix + word for word in words(text))
 
 
-def unscoped_words(prefix: str, stored: str) -> list[str]:
-    """The words of a text as :func:`scoped_words` stored them with ``prefix``, unprefixed."""
+def unscoped_words(prefix: str, stored: Iterable[str]) -> list[str]:
+    """``stored`` words (what :func:`scoped_words` wrote with ``prefix``, split at spaces)
+    unprefixed."""
     cut = len(prefix)
-    return [word[cut:] for word in stored.split()]
+    return [word[cut:] for word in stored]
 
 
 def scoped_match(prefix: str, text: str) -> str | None:

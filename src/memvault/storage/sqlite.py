@@ -545,7 +545,7 @@ class SQLiteStore:
                 found = _active_memories(
                     conn, store_id, scope, {seq for seq, _ in vector_hits + text_hits}, ts
                 )
-            by_vector = [ScoredMemory(found[seq], 0.0) for seq, _ in vector_hits if seq in found]
+            by_vector = [ScoredMemory(found[seq], s) for seq, s in vector_hits if seq in found]
             return SearchCandidates(
                 by_vector=_exact_cosines(query, by_vector),
                 by_text=[ScoredMemory(found[seq], s) for seq, s in text_hits if seq in found],
@@ -1482,7 +1482,7 @@ def load_scope_vectors(
         vectors=stack_embeddings(blobs, dim),
         terms=[(text or "").split() for text in words],
         # Stemmed once per distinct stored word, not once per occurrence.
-        normalize=lambda tokens: fts.stems(fts.unscoped_words(prefix, " ".join(tokens))),
+        normalize=lambda tokens: fts.stems(fts.unscoped_words(prefix, tokens)),
     )
 
 
