@@ -48,6 +48,7 @@ from memvault.providers.registry import EmbeddingProviders, shared_local_embedde
 from memvault.settings import Settings
 from memvault.storage import open_store
 from memvault.testing import LiveServer
+from memvault.testing import cpu_seconds as process_cpu_seconds
 
 TARGET_RATE = 300
 TARGET_P99_MS = 100.0
@@ -285,15 +286,14 @@ def thread_cpu(pid: int) -> dict[str, float]:
     out = {}
     for process in server_pids(pid):
         try:
-            tasks = list(Path(f"/proc/{process}/task").iterdir())
+            tasks = [task.name for task in Path(f"/proc/{process}/task").iterdir()]
         except OSError:
             continue
         for task in tasks:
             try:
-                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                out[task] = process_cpu_seconds(process, int(task))
             except OSError:  # the thread ended
                 continue
-            out[task.name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return out
 
 
@@ -302,10 +302,9 @@ def cpu_seconds(pid: int) -> float:
     total = 0.0
     for process in server_pids(pid):
         try:
-            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+            total += process_cpu_seconds(process)
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
 
 

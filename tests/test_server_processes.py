@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from memvault.testing import cpu_seconds
 from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -28,11 +29,6 @@ def app_processes(supervisor: int) -> list[int]:
         if "memvault.db" in links:
             found.append(pid)
     return found
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100
 
 
 def test_two_server_processes_share_one_database(tmp_path: Path) -> None:

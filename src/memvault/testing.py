@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Protocol, Self
 
-__all__ = ["LiveServer", "LiveWorker", "free_port"]
+__all__ = ["LiveServer", "LiveWorker", "cpu_seconds", "free_port"]
 
 # Imported once by the forkserver, before any child is forked. onnxruntime is left out: it starts
 # threads on import, and threads do not survive a fork (OpenBLAS, under numpy, restarts its own).
@@ -45,6 +45,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """CPU seconds (user and system) process ``pid``, or one of its threads, has used so far,
+    from ``/proc`` (Linux). Raises ``OSError`` when it has ended."""
+    stat = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
+    fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class _Process(Protocol):
