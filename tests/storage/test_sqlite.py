@@ -440,3 +440,22 @@ async def test_wrong_dimension_store(tmp_path: Path) -> None:
             await store.add_memories(ms.id, "u", [new_memory()])
     finally:
         await store.close()
+
+
+async def test_search_reads_every_field_of_its_rows(tmp_path: Path) -> None:
+    """A search builds its memories from positional rows: each field lands where it belongs."""
+    store = await open_store(f"sqlite:///{tmp_path / 'm.db'}", Settings(data_dir=tmp_path))
+    try:
+        ms = await store.create_store(memory_store())
+        [added] = await store.add_memories(ms.id, "u", [new_memory(
+            "the user keeps bees", seed=3, kind=MemoryKind.PROCEDURAL, expires_at=now() + 3_600,
+        )])  # fmt: skip
+        assert added.source and added.created_by and added.expires_at
+        found = await store.search_candidates(
+            ms.id, "u", text="bees", embedding=unit_vector(3), kinds=list(MemoryKind), limit=5
+        )
+        assert [hit.memory for hit in found.by_vector] == [added]
+        assert [hit.memory for hit in found.by_text] == [added]
+        assert found.by_vector[0].memory.embedding.tolist() == unit_vector(3).tolist()
+    finally:
+        await store.close()

@@ -84,6 +84,7 @@ from memvault.storage.rows import (
     check_limit,
     dump_json,
     embedding_blob,
+    memory_of,
     messages_json,
     plan_page,
     row_to_entry,
@@ -101,6 +102,7 @@ from memvault.storage.vector_index import (
     KIND_CODES,
     NO_EXPIRY,
     ScopeVectors,
+    ScopeView,
     Version,
     VectorCache,
     VectorRow,
@@ -470,7 +472,7 @@ class SQLiteStore:
             self._vectors.drop(key)
         return head
 
-    def _nearest(
+    def _scope_view(
         self,
         conn: sqlite3.Connection,
         key: ScopeKey,
@@ -479,40 +481,17 @@ class SQLiteStore:
         *,
         kinds: Collection[MemoryKind | str],
         now: int,
-        limit: int,
-    ) -> list[tuple[int, float]]:
-        """The ``limit`` rows of ``kinds`` nearest ``query`` in the scope's vector index, as
-        ``(seq, cosine)``; none without a query. Raises ``InvalidRequest`` on a query of
-        another dimension than the store's."""
-        if query is None:
-            return []
+    ) -> ScopeView:
+        """The scope's index restricted to live rows of ``kinds`` unexpired at ``now``. Raises
+        ``InvalidRequest`` on a query embedding of another dimension than the store's."""
         scope_id, generation, dim = head
-        if query.shape != (dim,):
+        if query is not None and query.shape != (dim,):
             raise InvalidRequest(
                 f"query embedding has shape {query.shape}, the store's model gives ({dim},)",
                 param="embedding",
             )
         index = self._scope_vectors(conn, key, (scope_id, generation), dim)
-        return index.search(query, kinds=kinds, now=now, limit=limit)
-
-    def _text_nearest(
-        self,
-        conn: sqlite3.Connection,
-        key: ScopeKey,
-        head: tuple[int, int, int],
-        text: str,
-        *,
-        kinds: Collection[MemoryKind | str],
-        now: int,
-        limit: int,
-    ) -> list[tuple[int, float]]:
-        """The ``limit`` rows of ``kinds`` best matching ``text``'s words, as ``(seq, bm25)``;
-        none when ``text`` has no word."""
-        terms = fts.search_terms(text)
-        if not terms:
-            return []
-        index = self._scope_vectors(conn, key, (head[0], head[1]), head[2])
-        return index.text_search(terms, kinds=kinds, now=now, limit=limit)
+        return index.view(kinds=kinds, now=now)
 
     async def search_candidates(
         self,
@@ -536,11 +515,9 @@ class SQLiteStore:
                 head = self._scope_head(conn, key)
                 if head is None or limit < 1 or not kinds:
                     return SearchCandidates(by_vector=[], by_text=[])
-                vector_hits = self._nearest(
-                    conn, key, head, query, kinds=kinds, now=ts, limit=limit
-                )
-                text_hits = self._text_nearest(conn, key, head, text, kinds=kinds, now=ts,
-                                               limit=limit)  # fmt: skip
+                view = self._scope_view(conn, key, head, query, kinds=kinds, now=ts)
+                vector_hits = [] if query is None else view.nearest(query, limit)
+                text_hits = view.best_text(fts.search_terms(text), limit)
                 # One read of the rows both lists found (they share about a third).
                 found = _active_memories(
                     conn, store_id, scope, {seq for seq, _ in vector_hits + text_hits}, ts
@@ -873,11 +850,10 @@ class SQLiteStore:
                 if head is None or limit < 1:
                     return EntryCandidates(by_vector=[], by_text=[])
                 ts = now()
-                hits = self._nearest(conn, key, head, query, kinds=[ENTRY_KIND], now=ts,
-                                     limit=limit)  # fmt: skip
+                view = self._scope_view(conn, key, head, query, kinds=[ENTRY_KIND], now=ts)
+                hits = [] if query is None else view.nearest(query, limit)
                 by_vector = _exact_cosines(query, _scored_entries(conn, store_id, scope, hits))
-                hits = self._text_nearest(conn, key, head, text, kinds=[ENTRY_KIND], now=ts,
-                                          limit=limit)  # fmt: skip
+                hits = view.best_text(fts.search_terms(text), limit)
                 by_text = _scored_entries(conn, store_id, scope, hits)
             return EntryCandidates(by_vector=by_vector, by_text=by_text)
 
@@ -1637,11 +1613,10 @@ def _history_rows(
 def _exact_cosines(query: np.ndarray | None, hits: list[Scored]) -> list[Scored]:
     """Vector hits scored from their rows' float32 embeddings (the index compares in half
     precision), best first."""
-    if query is None:
+    if query is None or not hits:
         return hits
-    exact = [
-        dataclasses.replace(hit, score=float(np.dot(_embedding_of(hit), query))) for hit in hits
-    ]
+    cosines = (np.stack([_embedding_of(hit) for hit in hits]) @ query).tolist()
+    exact = [_rescored(hit, cosine) for hit, cosine in zip(hits, cosines, strict=True)]
     exact.sort(key=lambda hit: hit.score, reverse=True)
     return exact
 
@@ -1650,6 +1625,13 @@ def _embedding_of(hit: ScoredMemory | ScoredEntry) -> np.ndarray:
     found = hit.memory if isinstance(hit, ScoredMemory) else hit.entry
     assert found.embedding is not None  # rows read with their embedding column
     return found.embedding
+
+
+def _rescored(hit: Scored, score: float) -> Scored:
+    # Not dataclasses.replace: a search rescored 30 hits with it in ~0.2 ms.
+    if isinstance(hit, ScoredMemory):
+        return ScoredMemory(hit.memory, score)  # type: ignore[return-value]
+    return ScoredEntry(hit.entry, score)  # type: ignore[return-value]
 
 
 def _scored_entries(
@@ -1698,14 +1680,16 @@ def _active_memories(
     moment behind the table: a row it still holds may be gone or changed)."""
     if not seqs:
         return {}
-    rows = conn.execute(
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    rows = cursor.execute(
         # The unary `+` keeps the planner on rowid lookups; without statistics it would rather
         # walk the whole scope through memories_by_scope.
         f"SELECT {MEMORY_COLUMNS} FROM memories WHERE seq IN ({_marks(len(seqs))})"
         f" AND +store_id = ? AND +scope = ? AND status = 'active' AND {_VISIBLE}",
         (*seqs, store_id, scope, ts),
     ).fetchall()
-    return {row["seq"]: row_to_memory(row) for row in rows}
+    return {row[0]: memory_of(*row[1:]) for row in rows}
 
 
 def _page_rows(
