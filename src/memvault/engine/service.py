@@ -8,6 +8,7 @@ database.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -40,6 +41,8 @@ STATIC_SEARCH_LIMIT = 100
 MAX_SEARCH_LIMIT = 100
 # Of a long conversation, the newest text says most about what is relevant now.
 MAX_QUERY_CHARS = 2_000
+# How long a search may reuse a store's definition read by an earlier search in this process.
+STORE_REUSE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class MemoryService:
         self.settings = settings
         self.update_listeners: list[Callable[[], None]] = []
         """Called when an update is queued that is due at once (an in-process worker wakes)."""
+        self._recent_stores: dict[tuple[str, str], tuple[float, MemoryStore]] = {}
 
     # -- memory stores ---------------------------------------------------------------------
 
@@ -135,8 +139,25 @@ class MemoryService:
 
         return await probe_chat_model(self.settings, chat_model)
 
-    async def get_store(self, project: str, name: str) -> MemoryStore:
-        return await self.store.get_store(project, name)
+    async def get_store(self, project: str, name: str, *, recent: bool = False) -> MemoryStore:
+        """The store named ``name`` (``StoreNotFound``). ``recent``: a definition this process
+        read up to ``STORE_REUSE_SECONDS`` ago will do (for searches, which look their store
+        up on every call: one storage round trip less). This process's own changes to the
+        store take effect at once; another process's within that time (a store it deleted
+        is still found that long, and its searches find nothing: its memories went with it)."""
+        key = (project, name)
+        if recent:
+            seen = self._recent_stores.get(key)
+            if seen is not None and time.monotonic() - seen[0] < STORE_REUSE_SECONDS:
+                return seen[1]
+        store = await self.store.get_store(project, name)
+        if len(self._recent_stores) >= 1_000:
+            self._recent_stores.clear()
+        self._recent_stores[key] = (time.monotonic(), store)
+        return store
+
+    def _forget_store(self, project: str, name: str) -> None:
+        self._recent_stores.pop((project, name), None)
 
     async def update_store(
         self,
@@ -149,9 +170,12 @@ class MemoryService:
         description = validation.validate_description(description)
         if metadata is not None:
             metadata = validation.validate_metadata(metadata)
-        return await self.store.update_store(
-            project, name, description=description, metadata=metadata
-        )
+        try:
+            return await self.store.update_store(
+                project, name, description=description, metadata=metadata
+            )
+        finally:  # after: a search meanwhile may have read the definition before the change
+            self._forget_store(project, name)
 
     async def list_stores(
         self,
@@ -169,7 +193,10 @@ class MemoryService:
 
     async def delete_store(self, project: str, name: str, *, actor: str = "system") -> None:
         """Delete the store and everything in it; audited as ``store.delete`` by ``actor``."""
-        await self.store.delete_store(project, name, actor=actor)
+        try:
+            await self.store.delete_store(project, name, actor=actor)
+        finally:
+            self._forget_store(project, name)
 
     async def list_scopes(
         self, store: MemoryStore, *, limit: int | None = None, after: str | None = None

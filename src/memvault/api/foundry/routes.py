@@ -50,11 +50,13 @@ MemoryKindQuery = Annotated[str | None, Query(**documented(enum=[k.value for k i
 
 
 async def _store(
-    service: MemoryService, project: str, name: str, access: Access, privilege: str
+    service: MemoryService, project: str, name: str, access: Access, privilege: str, *,
+    recent: bool = False,
 ) -> MemoryStore:
-    """The store (``StoreNotFound`` first), once the caller is known to hold ``privilege``."""
+    """The store (``StoreNotFound`` first), once the caller is known to hold ``privilege``;
+    ``recent``: see ``MemoryService.get_store``."""
     validate_name(project, "project")
-    store = await service.get_store(project, name)
+    store = await service.get_store(project, name, recent=recent)
     await access.require(privilege, store)
     return store
 
@@ -115,7 +117,7 @@ async def search_memories(
     service: Service, access: Access,
 ) -> JSONResponse:
     async with admit_search(request):  # or 503 overloaded, before any work
-        store = await _store(service, project, name, access, READ_MEMORY_STORE)
+        store = await _store(service, project, name, access, READ_MEMORY_STORE, recent=True)
         access.require_scope(body.scope)
         texts = wire.message_texts(body.items)
         query = "\n".join(text for _, text in texts)
