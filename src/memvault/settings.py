@@ -25,9 +25,8 @@ class Settings(BaseSettings):
         1,
         description=(
             "Processes `memvault serve` answers requests with, on the one port. Each has its own"
-            " interpreter lock, so one per core answers more searches at once (two on 2 cores:"
-            " 200 searches/s held against 150, docs/benchmarks.md); each also keeps its own vector"
-            " cache (memory x N),"
+            " interpreter lock, so one per core answers more searches at once (docs/benchmarks.md,"
+            " sustained search load); each also keeps its own vector cache (memory x N),"
             " admission gate, rate-limit counts, `/metrics` and, with MEMVAULT_WORKER on, update"
             " worker."
         ),
@@ -193,7 +192,7 @@ class Settings(BaseSettings):
         2_048,
         description=(
             "Memory for the in-process vector and word index of the SQLite backend, in MiB"
-            " (about 1 KB per memory with the local model: the default holds ~2.2M memories)."
+            " (about 1 KB per memory with the local model: the default holds ~2.1M memories)."
         ),
     )
     sqlite_synchronous: str = Field(
