@@ -12,7 +12,7 @@ In a large scope a search reads even less: beside each vector the index keeps th
 components (one bit per dimension, 1/16 of the float16 bytes), ranks every row by how many signs
 it shares with the query (Hamming distance), and compares only the best ``SHORTLIST`` (or 10 x
 the limit) in float16. On the load benchmark's 10k-memory scopes the shortlist of 500 holds
-99.9% of the float16 scan's top 30 (bench/load reports it) for a fifth of the CPU.
+~99.5% of a float32 scan's top 30 (bench/load reports it), for a sixth of the scan's CPU.
 
 Beside the vectors, the words of each row (:class:`~memvault.storage.term_index.ScopeTerms`)
 rank the full-text half of a search by bm25, with the same kind and expiry filters. A
@@ -54,8 +54,9 @@ KINDS: tuple[str, ...] = (*(kind.value for kind in MemoryKind), ENTRY_KIND)
 KIND_CODES: dict[str, int] = {kind: code for code, kind in enumerate(KINDS)}
 NO_EXPIRY = np.iinfo(np.int64).max
 VECTOR_DTYPE = np.float16
-# A search shortlists by sign bits when the eligible rows outnumber the shortlist this many
-# times (below that, one float16 pass over them costs less than the two passes).
+# Rows a search in a large scope compares in float16 (at least; see the module). It shortlists
+# only when the eligible rows outnumber the shortlist PREFILTER_FACTOR times: below that, one
+# float16 pass over them costs less than the two passes.
 SHORTLIST = 500
 PREFILTER_FACTOR = 4
 
