@@ -731,7 +731,7 @@ def report(plan: Plan, results: dict[str, dict], configs: dict[str, dict], *,
         f"| query embedding, float32 (batch 1 / batch 32) | {f32_1:.1f} / {f32_32:.1f} |",
         f"| query embedding, int8 (batch 1 / batch 32) | {i8_1:.1f} / {i8_32:.1f} |",
         f"| full-text round (bm25 top 30 in memory, their rows) | {stages['text']:.1f} |",
-        f"| vector round (sign-bit shortlist of 500, float16 scores, rows of the best 30)"
+        f"| vector round (sign-bit shortlist of {SHORTLIST}, float16 scores, rows of the best 30)"
         f" | {stages['vector']:.1f} |",
         f"| first round as search runs it on SQLite: both halves in one call | {stages['first']:.1f} |",
         f"| ranking | {stages['ranking']:.2f} |",

@@ -68,6 +68,8 @@ class MemoryService:
         self.update_listeners: list[Callable[[], None]] = []
         """Called when an update is queued that is due at once (an in-process worker wakes)."""
         self._recent_stores: dict[tuple[str, str], tuple[float, MemoryStore]] = {}
+        self._store_changes = 0
+        """Store updates and deletes this service has finished (see ``get_store``)."""
 
     # -- memory stores ---------------------------------------------------------------------
 
@@ -150,13 +152,18 @@ class MemoryService:
             seen = self._recent_stores.get(key)
             if seen is not None and time.monotonic() - seen[0] < STORE_REUSE_SECONDS:
                 return seen[1]
+        changes = self._store_changes
         store = await self.store.get_store(project, name)
-        if len(self._recent_stores) >= 1_000:
-            self._recent_stores.clear()
-        self._recent_stores[key] = (time.monotonic(), store)
+        # A read that overlapped one of this service's store changes may hold the old
+        # definition: it is returned, not kept.
+        if changes == self._store_changes:
+            if len(self._recent_stores) >= 1_000:
+                self._recent_stores.clear()
+            self._recent_stores[key] = (time.monotonic(), store)
         return store
 
     def _forget_store(self, project: str, name: str) -> None:
+        self._store_changes += 1
         self._recent_stores.pop((project, name), None)
 
     async def update_store(

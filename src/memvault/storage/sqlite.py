@@ -516,7 +516,7 @@ class SQLiteStore:
                 if head is None or limit < 1 or not kinds:
                     return SearchCandidates(by_vector=[], by_text=[])
                 view = self._scope_view(conn, key, head, query, kinds=kinds, now=ts)
-                vector_hits = [] if query is None else view.nearest(query, limit)
+                vector_hits = view.nearest(query, limit)
                 text_hits = view.best_text(fts.search_terms(text), limit)
                 # One read of the rows both lists found (they share about a third).
                 found = _active_memories(
@@ -851,7 +851,7 @@ class SQLiteStore:
                     return EntryCandidates(by_vector=[], by_text=[])
                 ts = now()
                 view = self._scope_view(conn, key, head, query, kinds=[ENTRY_KIND], now=ts)
-                hits = [] if query is None else view.nearest(query, limit)
+                hits = view.nearest(query, limit)
                 by_vector = _exact_cosines(query, _scored_entries(conn, store_id, scope, hits))
                 hits = view.best_text(fts.search_terms(text), limit)
                 by_text = _scored_entries(conn, store_id, scope, hits)

@@ -245,11 +245,12 @@ class ScopeView:
         self._arrays = arrays
         self._eligible = _eligible(arrays, kinds, now) if arrays.size and kinds else None
 
-    def nearest(self, query: np.ndarray, limit: int) -> list[tuple[int, float]]:
+    def nearest(self, query: np.ndarray | None, limit: int) -> list[tuple[int, float]]:
         """The ``limit`` best ``(key, cosine)`` pairs, best first (cosines in half precision:
-        within ~1e-3; in a large scope, among the sign-bit shortlist: see the module)."""
+        within ~1e-3; in a large scope, among the sign-bit shortlist: see the module); none
+        without a query."""
         arrays, mask = self._arrays, self._eligible
-        if mask is None or limit <= 0:
+        if mask is None or query is None or limit <= 0:
             return []
         candidates = np.flatnonzero(mask)
         if len(candidates) == 0:
