@@ -14,15 +14,15 @@ during that session carries. They enter through memvault's import path
 timestamps and embeds each text with the local model. The filler lines take the dates of the
 scope's sessions in turn.
 
-Methods, all on the same SQLite store and the same query embedding:
+Methods, all on the same SQLite store (the baselines embed queries in float32):
 
 * **BM25 only**: the backend's full-text list alone (bm25 over the query's words, from the
   SQLite backend's in-memory word index);
 * **dense only**: the backend's vector list alone (cosine on all-MiniLM-L6-v2);
 * **hybrid before**: reciprocal-rank fusion of both lists, memvault's search before the temporal
   and second-round changes (reproduced here as it was);
-* **memvault**: :meth:`MemoryService.search` as it is now;
-* **memvault, int8 queries**: the same with ``MEMVAULT_QUERY_EMBEDDING_PRECISION=int8``.
+* **memvault**: :meth:`MemoryService.search` as it is now (queries embedded in int8, the default);
+* **memvault, float32 queries**: the same with ``MEMVAULT_QUERY_EMBEDDING_PRECISION=float32``.
 
 Metrics per question, averaged: recall@k = evidence turns in the top k / evidence turns;
 nDCG@10 with binary relevance. The latency part times the search paths in-process on one scope
@@ -61,7 +61,7 @@ from memvault.storage.sqlite import SQLiteStore
 DATA = Path(__file__).with_name("conversations.json")
 TYPES = ("single", "multi", "temporal")
 TYPE_NAMES = {"single": "single-hop", "multi": "multi-hop", "temporal": "temporal"}
-METHODS = ("BM25 only", "dense only", "hybrid before", "memvault", "memvault, int8 queries")
+METHODS = ("BM25 only", "dense only", "hybrid before", "memvault", "memvault, float32 queries")
 LIMIT = 10
 
 Search = Callable[[str, str], Awaitable[list[str]]]
@@ -147,11 +147,11 @@ def ndcg(ranked: list[str], evidence: list[str], k: int = 10) -> float:
 
 
 class Methods:
-    """The search methods over one store; ``int8`` is a service embedding queries in int8 (for
-    the "memvault, int8 queries" method only)."""
+    """The search methods over one store; ``float32`` is a service embedding queries in float32
+    (for the "memvault, float32 queries" method only)."""
 
-    def __init__(self, service: MemoryService, store, int8: MemoryService | None = None) -> None:
-        self.service, self.store, self.int8 = service, store, int8
+    def __init__(self, service: MemoryService, store, float32: MemoryService | None = None) -> None:
+        self.service, self.store, self.float32 = service, store, float32
         self.vectors: dict[str, np.ndarray] = {}
 
     async def embedding(self, query: str) -> np.ndarray:
@@ -193,14 +193,14 @@ class Methods:
         outcome = await self.service.search(self.store, scope, query, max_memories=LIMIT)
         return [hit.memory.id for hit in outcome.memories]
 
-    async def memvault_int8(self, scope: str, query: str) -> list[str]:
-        assert self.int8 is not None
-        outcome = await self.int8.search(self.store, scope, query, max_memories=LIMIT)
+    async def memvault_float32(self, scope: str, query: str) -> list[str]:
+        assert self.float32 is not None
+        outcome = await self.float32.search(self.store, scope, query, max_memories=LIMIT)
         return [hit.memory.id for hit in outcome.memories]
 
     def table(self) -> dict[str, Search]:
         return dict(zip(METHODS, (self.bm25, self.dense, self.hybrid_before, self.memvault,
-                                  self.memvault_int8), strict=True))
+                                  self.memvault_float32), strict=True))
 
 
 async def _open(data_dir: Path) -> tuple[MemoryService, SQLiteStore]:
@@ -216,11 +216,11 @@ async def evaluate(data: dict) -> dict[str, dict[str, list[float]]]:
     """Per method, per question id: [recall@5, recall@10, nDCG@10]."""
     with tempfile.TemporaryDirectory() as tmp:
         service, backend = await _open(Path(tmp))
-        settings = Settings(data_dir=Path(tmp), query_embedding_precision="int8")
-        int8 = MemoryService(backend, EmbeddingProviders(settings), settings)
+        settings = Settings(data_dir=Path(tmp), query_embedding_precision="float32")
+        float32 = MemoryService(backend, EmbeddingProviders(settings), settings)
         try:
             summary = await import_lines(service, export_lines(data))
-            methods = Methods(service, summary.store, int8).table()
+            methods = Methods(service, summary.store, float32).table()
             scores: dict[str, dict[str, list[float]]] = {name: {} for name in METHODS}
             for question in questions(data):
                 for name, search in methods.items():
@@ -232,7 +232,7 @@ async def evaluate(data: dict) -> dict[str, dict[str, list[float]]]:
                     ]
             return scores
         finally:
-            await int8.embeddings.aclose()
+            await float32.embeddings.aclose()
             await service.embeddings.aclose()
             await backend.close()
 
@@ -333,8 +333,9 @@ def run(quick: bool = False) -> str:
         " `created_at` = the session date), imported through memvault's import path and embedded"
         " with the local model into a real SQLite store. BM25 only and dense only are the"
         " backend's full-text and vector lists alone; hybrid before is the reciprocal-rank"
-        " fusion memvault used before; memvault is `MemoryService.search` now, also with its"
-        " queries embedded in int8 (`MEMVAULT_QUERY_EMBEDDING_PRECISION=int8`). Same store,"
+        " fusion memvault used before (all three embed queries in float32); memvault is"
+        " `MemoryService.search` now (queries embedded in int8, the default), also with its"
+        " queries in float32 (`MEMVAULT_QUERY_EMBEDDING_PRECISION=float32`). Same store,"
         " same run. R@k = share of evidence turns in the top k; nDCG@10 with binary relevance.",
         "",
         f"Development half (scopes {', '.join(data['dev_scopes'])}: the changes were designed"

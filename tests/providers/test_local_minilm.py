@@ -9,10 +9,16 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 from memvault.providers.embeddings import Embedder
-from memvault.providers.local_minilm import MiniLMEmbedder
+from memvault.providers.local_minilm import (
+    MiniLMEmbedder,
+    build_graph,
+    default_model_dir,
+    load_weights,
+)
 
 REFERENCE = json.loads(
     (Path(__file__).parent / "data" / "reference_embeddings.json").read_text(encoding="utf-8")
@@ -119,3 +125,15 @@ def test_int8_loads_without_a_warning_on_the_root_logger(
 def test_unknown_precision_is_refused() -> None:
     with pytest.raises(ValueError, match="precision"):
         MiniLMEmbedder(precision="int4")
+
+
+def test_int8_quantizes_every_weight_matrix() -> None:
+    """Each of the six layers' six projections runs as an int8 product (activations
+    quantized per call); no float32 weight matrix is left."""
+    graph = build_graph(load_weights(default_model_dir()), precision="int8").graph
+    constants = {tensor.name: tensor for tensor in graph.initializer}
+    integer = [node for node in graph.node if node.op_type == "MatMulInteger"]
+    assert len(integer) == 36
+    assert all(constants[node.input[1]].data_type == onnx.TensorProto.INT8 for node in integer)
+    assert not [node for node in graph.node
+                if node.op_type == "MatMul" and node.input[1] in constants]

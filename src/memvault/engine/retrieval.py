@@ -46,7 +46,7 @@ PERIOD_DEPTH = 50
 SEEDS = 1
 SEED_POOL = 3
 EXPANSION_TERMS = 8
-SECOND_WEIGHT = 0.15
+SECOND_WEIGHT = 0.2
 
 _NAME = re.compile(r"\b[A-Z][\w'-]*[a-z][\w'-]*")
 # A sentence's first word is capitalised anyway: there, "Thinking" or "Hiked" is no name.

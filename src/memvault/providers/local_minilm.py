@@ -13,21 +13,19 @@ onnxruntime makes of the plain graph). Its matrix products already run near the 
 peak.
 
 ``precision="int8"`` quantizes the matrix products' weights per output channel (activations per
-call, onnxruntime's dynamic quantization; VNNI where the CPU has it): about 2x less CPU per
-text, at a mean cosine of 0.994 (0.984 at worst) to the float32 vector on 5-15-word questions.
-That moves a query's similarity to a memory by up to ~0.03, enough to reorder close candidates
-(tests/engine/test_search.py's two-hop question loses its second memory), so it is opt-in for
-search queries (``MEMVAULT_QUERY_EMBEDDING_PRECISION=int8``); stored memories are always float32.
-``bench/quality`` measures retrieval both ways. Activations are quantized per call, so a query's
-int8 vector also depends slightly on the texts batched with it.
+call, as onnxruntime's dynamic quantization does; VNNI where the CPU has it): a third of the
+float32 CPU per query, at a mean cosine of 0.994 (0.989 at worst) to the float32 vector on
+5-15-word questions. That moves a query's similarity to a memory by up to ~0.03, which can swap
+two close candidates, but not retrieval quality as a whole (``bench/quality`` measures both ways:
+the same recall and nDCG). Search queries are embedded in int8 by default
+(``MEMVAULT_QUERY_EMBEDDING_PRECISION``); stored memories are always float32. Activations are
+quantized per call, so a query's int8 vector also depends slightly on the texts batched with it.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -135,8 +133,7 @@ class MiniLMEmbedder:
             config = json.loads((self.model_dir / "sentence_bert_config.json").read_text())
             self.max_seq_length = int(config.get("max_seq_length", 256))
             self._tokenizer = load_tokenizer(self.model_dir, self.max_seq_length)
-            graph = build_graph(load_weights(self.model_dir))
-            graph = quantize(graph) if self.precision == "int8" else graph.SerializeToString()
+            graph = build_graph(load_weights(self.model_dir), precision=self.precision)
             options = ort.SessionOptions()
             options.intra_op_num_threads = self.threads
             options.inter_op_num_threads = 1
@@ -146,7 +143,9 @@ class MiniLMEmbedder:
             # Spinning pool threads win ~0.8 ms on a lone hot query, but keep a core busy between
             # queries and collapse throughput when the server's own threads want the CPU.
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(
+                graph.SerializeToString(), options, providers=["CPUExecutionProvider"]
+            )
             # onnxruntime keeps the serialized model (90 MB) only to retry on another execution
             # provider; we use one, so let it go.
             if getattr(session, "_model_bytes", None) is not None:
@@ -227,12 +226,20 @@ def load_weights(model_dir: Path) -> dict[str, np.ndarray]:
     return {name.removeprefix("bert."): array for name, array in weights.items()}
 
 
-def build_graph(weights: dict[str, np.ndarray], *, num_heads: int = 12) -> Any:
+def build_graph(
+    weights: dict[str, np.ndarray], *, num_heads: int = 12, precision: str = "float32"
+) -> Any:
     """The encoder, mean pooling and L2 normalisation as one ONNX model.
 
     Inputs ``input_ids`` and ``attention_mask`` (int64, ``[batch, seq]``, right-padded); output
     ``embedding`` (float32, ``[batch, hidden]``, unit rows). Only standard operators: onnxruntime
     fuses GELU and the attention scaling itself at session creation.
+
+    ``precision="int8"``: each weight matrix in int8 with one scale per output column
+    (symmetric), its input quantized per call (``DynamicQuantizeLinear``), as onnxruntime's
+    ``quantize_dynamic(per_channel=True)`` writes it and in the form its optimizer fuses into
+    ``DynamicQuantizeMatMul``; built here because that tool quantizes channel by channel in
+    Python (~2 s a load), numpy does it in milliseconds.
     """
     from onnx import TensorProto, helper, numpy_helper
 
@@ -256,8 +263,19 @@ def build_graph(weights: dict[str, np.ndarray], *, num_heads: int = 12) -> Any:
         return weights[name]
 
     def linear(x: str, prefix: str, scale: float = 1.0) -> str:
-        kernel = const(w(prefix + ".weight").T * scale)
-        return op("Add", op("MatMul", x, kernel), const(w(prefix + ".bias") * scale))
+        kernel = w(prefix + ".weight").T * scale
+        bias = const(w(prefix + ".bias") * scale)
+        if precision == "float32":
+            return op("Add", op("MatMul", x, const(kernel)), bias)
+        steps = np.maximum(np.abs(kernel).max(axis=0), 1e-12) / 127  # per output column
+        q_kernel = np.clip(np.rint(kernel / steps), -127, 127)
+        x_q, x_step, x_zero = op("DynamicQuantizeLinear", x, outputs=3)
+        product = op(
+            "MatMulInteger", x_q, const(q_kernel, np.int8), x_zero,
+            const(np.zeros(len(steps)), np.int8),
+        )  # fmt: skip
+        product = op("Cast", product, to=TensorProto.FLOAT)
+        return op("Add", op("Mul", product, op("Mul", x_step, const(steps))), bias)
 
     def layer_norm(x: str, prefix: str) -> str:
         return op(
@@ -332,28 +350,3 @@ def build_graph(weights: dict[str, np.ndarray], *, num_heads: int = 12) -> Any:
     )
     # IR 8 / opset 17 load on every onnxruntime memvault supports (>= 1.18).
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-
-
-def quantize(model: Any) -> bytes:
-    """``model`` with int8 weights per output channel in its matrix products (dynamic
-    quantization: activations are quantized per call), serialized."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    root = logging.getLogger()
-    root.addFilter(_no_preprocessing_advice)
-    try:
-        with tempfile.TemporaryDirectory(prefix="memvault-int8-") as folder:
-            out = Path(folder) / "int8.onnx"
-            quantize_dynamic(
-                model, out, weight_type=QuantType.QInt8, per_channel=True,
-                op_types_to_quantize=["MatMul"], extra_options={"MatMulConstBOnly": True},
-            )  # fmt: skip
-            return out.read_bytes()
-    finally:
-        root.removeFilter(_no_preprocessing_advice)
-
-
-def _no_preprocessing_advice(record: logging.LogRecord) -> bool:
-    # quantize_dynamic advises, on the root logger at WARNING, shape-inference pre-processing
-    # for graphs with dynamic shapes; quantizing only the constant-weight MatMuls needs none.
-    return "pre-processing before quantization" not in record.getMessage()
