@@ -109,8 +109,10 @@ class Ranking:
         ceiling = min((self.scores[seed.memory.id] for seed in seeds), default=math.inf)
         hits = [hit for hit in hits if hit.memory.id not in seed_ids]
         best = max((hit.score for hit in hits), default=0.0)
+        cosines = _cosines(self.vector, [hit.memory for hit in hits
+                                         if hit.memory.id not in self.memories])
         for rank, hit in enumerate(hits):
-            memory_id = self._see(hit, None)
+            memory_id = self._see(hit, cosines.get(hit.memory.id))
             relative = hit.score / best if best > 0 else 1.0 / (rank + 1)
             lifted = self.scores[memory_id] + weight * relative
             self.scores[memory_id] = max(self.scores[memory_id], min(lifted, ceiling - 1e-6))
@@ -147,6 +149,18 @@ def _cosine(vector: np.ndarray | None, memory: Memory) -> float:
     if vector is None or memory.embedding is None:
         return 0.0
     return float(np.dot(vector, np.asarray(memory.embedding, dtype=np.float32)))
+
+
+def _cosines(vector: np.ndarray | None, memories: Sequence[Memory]) -> dict[str, float]:
+    """:func:`_cosine` of each of ``memories`` that has an embedding, as one matrix product."""
+    if vector is None:
+        return {}
+    embedded = [memory for memory in memories
+                if memory.embedding is not None and len(memory.embedding) == len(vector)]
+    if not embedded:
+        return {}
+    matrix = np.stack([np.asarray(m.embedding, dtype=np.float32) for m in embedded])
+    return dict(zip([m.id for m in embedded], (matrix @ vector).tolist(), strict=True))
 
 
 def expansion_text(query: str, seeds: Sequence[Memory]) -> str:

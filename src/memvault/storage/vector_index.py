@@ -264,8 +264,12 @@ class ScopeView:
             distances = np.asarray(simsimd.cdist(
                 signs(query)[None], arrays.signs[:n], metric="hamming", dtype="bin8",
                 out_dtype="float32",
-            ))[0][candidates]  # fmt: skip
-            candidates = candidates[np.argpartition(distances, shortlist - 1)[:shortlist]]
+            ))[0]  # fmt: skip
+            if len(candidates) < n:
+                distances = distances[candidates]
+            # Whole counts of differing bits: as uint16, the partition takes a fifth of the time.
+            closest = np.argpartition(distances.astype(np.uint16), shortlist - 1)[:shortlist]
+            candidates = candidates[closest]
             scores = np.asarray(simsimd.cdist(
                 query16, arrays.vectors[candidates], metric="dot", out_dtype="float32"
             ))[0]  # fmt: skip
