@@ -21,7 +21,7 @@ Methods, all on the same SQLite store (the baselines embed queries in float32):
 * **dense only**: the backend's vector list alone (cosine on all-MiniLM-L6-v2);
 * **hybrid before**: reciprocal-rank fusion of both lists, memvault's search before the temporal
   and second-round changes (reproduced here as it was);
-* **memvault**: :meth:`MemoryService.search` as it is now (queries embedded in int8, the default);
+* **memvault**: :meth:`MemoryService.search` as it is now (queries in int8, the default);
 * **memvault, float32 queries**: the same with ``MEMVAULT_QUERY_EMBEDDING_PRECISION=float32``.
 
 Metrics per question, averaged: recall@k = evidence turns in the top k / evidence turns;
