@@ -11,13 +11,9 @@ run here.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import os
 import subprocess
-import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +26,7 @@ from tests.integrations.conftest import API_KEY
 from tests.integrations.test_agent_framework import echo
 from tests.support.openai_server import ScriptedOpenAIServer
 from tests.support.server import LiveServer
+from tests.support.venvs import VenvError, ensure_venv
 
 pytestmark = pytest.mark.slow
 
@@ -37,60 +34,21 @@ REPO = Path(__file__).resolve().parents[2]
 FOUNDRY_VERSION = "1.15.0"
 FOUNDRY_VENV = REPO / ".venv-sdk-af-foundry"
 FLOW = Path(__file__).with_name("agent_framework_foundry_flow.py")
-VENV_STEP_TIMEOUT = 600
 PROMPT = "## Memories\nConsider the following memories when answering user questions:"
-
-
-class FoundryVenvError(RuntimeError):
-    """The provider's virtual environment could not be built; the message says why."""
-
-
-def _run_step(args: list[str], what: str) -> None:
-    try:
-        done = subprocess.run(args, capture_output=True, text=True, timeout=VENV_STEP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise FoundryVenvError(f"{what} took more than {VENV_STEP_TIMEOUT}s") from None
-    if done.returncode != 0:
-        lines = (done.stdout + done.stderr).splitlines()
-        output = "\n".join(line for line in lines if "is ignored: it is neither" not in line)
-        raise FoundryVenvError(f"{what} failed ({done.returncode}): {' '.join(args)}\n"
-                               f"{output[-4000:]}")
-
-
-def _installed(python: Path) -> str | None:
-    if not python.exists():
-        return None
-    probe = subprocess.run(
-        [str(python), "-c", "import importlib.metadata as m, agent_framework_foundry;"
-                            " print(m.version('agent-framework-foundry'))"],
-        capture_output=True, text=True, timeout=120)
-    return probe.stdout.strip() if probe.returncode == 0 else None
 
 
 def ensure_foundry_venv(venv: Path = FOUNDRY_VENV, version: str = FOUNDRY_VERSION) -> Path:
     """The python of ``venv``, holding ``agent-framework-foundry==version`` (and what it pins:
     ``azure-ai-projects`` 2.7, ``agent-framework-core``, ``agent-framework-openai``)."""
-    python = venv / "bin" / "python"
-    lock_name = hashlib.sha256(str(venv).encode()).hexdigest()[:16]
-    with open(Path(tempfile.gettempdir()) / f"memvault-venv-{lock_name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two pytest processes must not build it at once
-        if _installed(python) == version:
-            return python
-        _run_step([sys.executable, "-m", "venv", "--clear", str(venv)], f"creating {venv}")
-        _run_step([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-                   f"agent-framework-foundry=={version}"],
-                  f"installing agent-framework-foundry=={version} into {venv}")
-        if _installed(python) != version:
-            raise FoundryVenvError(f"{venv} does not hold agent-framework-foundry {version}")
-    return python
+    return ensure_venv(venv, "agent-framework-foundry", version, module="agent_framework_foundry")
 
 
 @pytest.fixture(scope="session")
-def foundry_venv() -> Path | FoundryVenvError:
+def foundry_venv() -> Path | VenvError:
     """Built once per session; a failure is kept so that the test FAILS with the reason."""
     try:
         return ensure_foundry_venv()
-    except FoundryVenvError as error:
+    except VenvError as error:
         return error
 
 
@@ -102,9 +60,9 @@ def chat_server() -> Iterator[ScriptedOpenAIServer]:
 
 
 def test_the_stock_foundry_memory_provider_learns_and_recalls(
-        foundry_venv: Path | FoundryVenvError, memvault_server: LiveServer, memvault: Client,
+        foundry_venv: Path | VenvError, memvault_server: LiveServer, memvault: Client,
         chat_server: ScriptedOpenAIServer, tmp_path: Path) -> None:
-    if isinstance(foundry_venv, FoundryVenvError):
+    if isinstance(foundry_venv, VenvError):
         pytest.fail(f"cannot build the agent-framework-foundry environment: {foundry_venv}",
                     pytrace=False)
     store = f"af-foundry-{uuid.uuid4().hex[:8]}"

@@ -7,13 +7,7 @@ seeing each other's stores.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import os
 import re
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,11 +17,11 @@ import pytest
 
 from tests.support.azure import project_client
 from tests.support.server import LiveServer
+from tests.support.venvs import VenvError, ensure_venv
 
 REPO = Path(__file__).resolve().parents[2]
 PREVIEW_SDK_VERSION = "2.0.0b3"
 PREVIEW_VENV = REPO / ".venv-sdk-b3"
-VENV_STEP_TIMEOUT = 300
 
 
 @pytest.fixture(scope="session")
@@ -72,73 +66,24 @@ def make_client() -> Iterator[Callable[..., Any]]:
 # -- the preview SDK's virtual environment ---------------------------------------------------
 
 
-def _venv_python(venv: Path) -> Path:
-    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
-def _installed_version(python: Path) -> str | None:
-    if not python.exists():
-        return None
-    probe = subprocess.run(
-        [str(python), "-c",
-         "import importlib.metadata as m, azure.ai.projects;"
-         " print(m.version('azure-ai-projects'))"],
-        capture_output=True, text=True, timeout=60,
-    )
-    return probe.stdout.strip() if probe.returncode == 0 else None
-
-
-class PreviewVenvError(RuntimeError):
-    """The preview SDK's virtual environment could not be built; the message says why."""
-
-
-def _run_step(args: list[str], what: str) -> None:
-    try:
-        done = subprocess.run(args, capture_output=True, text=True, timeout=VENV_STEP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise PreviewVenvError(
-            f"{what} took more than {VENV_STEP_TIMEOUT}s: {' '.join(args)}") from None
-    if done.returncode != 0:
-        lines = (done.stdout + done.stderr).splitlines()
-        output = "\n".join(line for line in lines if "is ignored: it is neither" not in line)[-4000:]
-        raise PreviewVenvError(
-            f"{what} failed with exit code {done.returncode}: {' '.join(args)}\n{output}")
-
-
 def ensure_preview_venv(venv: Path = PREVIEW_VENV, version: str = PREVIEW_SDK_VERSION) -> Path:
-    """The python of ``venv``, holding ``azure-ai-projects==version``; created on first use and
-    reused while it holds that version. Raises ``PreviewVenvError`` if it cannot."""
-    python = _venv_python(venv)
-    lock_name = hashlib.sha256(str(venv).encode()).hexdigest()[:16]
-    lock_path = Path(tempfile.gettempdir()) / f"memvault-venv-{lock_name}.lock"
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two pytest processes must not build it at once
-        if _installed_version(python) == version:
-            return python
-        _run_step([sys.executable, "-m", "venv", "--clear", str(venv)],
-                  f"creating the virtual environment {venv}")
-        _run_step([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-                   f"azure-ai-projects=={version}"],
-                  f"installing azure-ai-projects=={version} into {venv}")
-        installed = _installed_version(python)
-        if installed != version:
-            raise PreviewVenvError(
-                f"{venv} holds azure-ai-projects {installed!r} after installing {version}")
-    return python
+    """The python of ``venv``, holding ``azure-ai-projects==version`` (see
+    :mod:`tests.support.venvs`). Raises ``VenvError`` if it cannot."""
+    return ensure_venv(venv, "azure-ai-projects", version, module="azure.ai.projects")
 
 
 @pytest.fixture(scope="session")
-def preview_venv() -> Path | PreviewVenvError:
+def preview_venv() -> Path | VenvError:
     """Built once per session; a failure is kept, not raised, so that each test using it
     fails (never skips, never errors in setup) with the reason."""
     try:
         return ensure_preview_venv()
-    except PreviewVenvError as error:
+    except VenvError as error:
         return error
 
 
-def require_preview_python(preview_venv: Path | PreviewVenvError) -> Path:
+def require_preview_python(preview_venv: Path | VenvError) -> Path:
     """Call in the test body, so a failed build FAILS the test (a fixture would ERROR it)."""
-    if isinstance(preview_venv, PreviewVenvError):
+    if isinstance(preview_venv, VenvError):
         pytest.fail(f"cannot build the preview SDK environment: {preview_venv}", pytrace=False)
     return preview_venv

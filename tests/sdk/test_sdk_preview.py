@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.sdk.conftest import PREVIEW_SDK_VERSION, PreviewVenvError, require_preview_python
+from tests.sdk.conftest import PREVIEW_SDK_VERSION, require_preview_python
+from tests.support.venvs import VenvError
 from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -44,7 +45,7 @@ def seed(endpoint: str, store: str, scope: str) -> None:
         assert response.status_code == 200, response.text
 
 
-def test_preview_sdk_flow(live_server: LiveServer, preview_venv: Path | PreviewVenvError) -> None:
+def test_preview_sdk_flow(live_server: LiveServer, preview_venv: Path | VenvError) -> None:
     preview_python = require_preview_python(preview_venv)
     endpoint = f"{live_server.url}/api/projects/preview-sdk"
     seed(endpoint, "seeded", "user_1")
