@@ -81,13 +81,11 @@ class EmbeddingProviders:
         return shared_local_embedder(1, self._settings.query_embedding_precision)
 
     async def warm_up(self) -> None:
-        """Load the local model(s) and run them on a few batch shapes now, so the first
-        requests do not pay for loading and for the runtime's first allocations."""
+        """Load the local model(s), side by side, and run each once, so the first requests do
+        not pay for loading and for the runtime's first allocations."""
         embedders = dict.fromkeys([self.local_embedder(), self.local_query_embedder()])
-        for embedder in embedders:
-            for size in (1, 8, 64):
-                texts = [f"warm up {'with a few more words ' * (i % 4)}{i}" for i in range(size)]
-                await asyncio.to_thread(embedder.embed, texts)
+        texts = [f"warm up {'with a few more words ' * (i % 4)}{i}" for i in range(8)]
+        await asyncio.gather(*(asyncio.to_thread(e.embed, texts) for e in embedders))
 
     async def choose(self, requested: str | None) -> EmbeddingChoice:
         """The model a new store will embed with, given the name the client asked for."""
