@@ -121,11 +121,13 @@ class SearchCandidates:
     """What a backend finds for a query; the engine fuses the two rankings.
 
     ``by_vector`` is ordered by cosine similarity (highest first), ``by_text`` by full-text rank
-    (best first); either may be empty.
+    (best first); either may be empty. ``followed`` holds the full-text matches of a follow-up
+    query (``Store.search_candidates``'s ``follow``), best first.
     """
 
     by_vector: list[ScoredMemory]
     by_text: list[ScoredMemory]
+    followed: list[ScoredMemory] = field(default_factory=list)
 
 
 # -- memory entries (the Databricks-style face) ----------------------------------------------

@@ -16,7 +16,7 @@ from memvault.errors import (
     StoreNotFound,
     VersionConflict,
 )
-from memvault.models import Memory, MemoryKind, MemoryStatus, MemoryStore, now
+from memvault.models import Memory, MemoryKind, MemoryStatus, MemoryStore, SearchCandidates, now
 from memvault.storage import Store
 from tests.storage.conftest import (
     DIM,
@@ -627,6 +627,45 @@ async def test_text_search_ranks_matches(store: Store) -> None:
     )
     assert [h.memory.id for h in stemmed.by_text] == [both.id]
     assert none.id not in ids
+
+
+async def test_a_follow_up_query_runs_on_the_first_rounds_lists(store: Store) -> None:
+    # A search's second round (engine/retrieval.py) rides on its first read.
+    store_id = await make_store(store)
+    [jonah, moving, other] = await store.add_memories(store_id, "u", [
+        new_memory("My coworker Jonah recommended a novel", seed=1),
+        new_memory("Jonah is moving to Portland", seed=2),
+        new_memory("The user owns a bike", seed=3),
+    ])  # fmt: skip
+    await store.add_memories(store_id, "v", [new_memory("Jonah lives next door", seed=4)])
+    seen: list[tuple[list[str], list[str]]] = []
+
+    def follow(first: SearchCandidates) -> tuple[str, int]:
+        seen.append(([h.memory.id for h in first.by_vector], [h.memory.id for h in first.by_text]))
+        return "jonah portland", 5
+
+    hits = await store.search_candidates(
+        store_id, "u", text="novel recommended", embedding=unit_vector(3), kinds=ALL_KINDS,
+        limit=1, follow=follow,
+    )  # fmt: skip
+    assert seen == [([other.id], [jonah.id])]
+    assert [h.memory.id for h in hits.by_vector] == [other.id]
+    assert [h.memory.id for h in hits.by_text] == [jonah.id]
+    # Both matches, the better one first, nothing from scope "v", each with its embedding.
+    assert [h.memory.id for h in hits.followed] == [moving.id, jonah.id]
+    assert hits.followed[0].score >= hits.followed[1].score
+    np.testing.assert_allclose(hits.followed[0].memory.embedding, unit_vector(2), atol=1e-6)
+
+    declined = await store.search_candidates(
+        store_id, "u", text="novel", embedding=None, kinds=ALL_KINDS, limit=5,
+        follow=lambda first: None,
+    )  # fmt: skip
+    assert declined.followed == []
+    limited = await store.search_candidates(
+        store_id, "u", text="novel", embedding=None, kinds=ALL_KINDS, limit=5,
+        follow=lambda first: ("jonah", 1),
+    )  # fmt: skip
+    assert len(limited.followed) == 1
 
 
 async def test_search_candidates_carry_their_embeddings(store: Store) -> None:

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from memvault.engine import temporal
-from memvault.models import Memory, ScoredMemory
+from memvault.models import Memory, ScoredMemory, SearchCandidates
 from memvault.storage import fts
 
 # The best text match adds this to its cosine similarity (relevant memories sit around 0.4-0.7
@@ -64,11 +64,9 @@ class Ranking:
     Example::
 
         ranking = Ranking(query_vector, temporal.query_periods(query, today=today))
-        ranking.add_vector(first_round.by_vector)
-        ranking.add_text(first_round.by_text, LEXICAL_WEIGHT)
-        seeds, names = ranking.seeds(query)
+        names = ranking.add_first_round(first_round_candidates, query)
         if names:
-            ranking.add_text(second_round_text_hits(names), SECOND_WEIGHT, seeds)
+            ranking.add_second_round(full_text_matches(names))
         best = ranking.top(10)
     """
 
@@ -80,6 +78,7 @@ class Ranking:
         self.memories: dict[str, Memory] = {}
         self._unread: set[str] = set()
         """Memories not (yet) about a period by their date whose text has not been read."""
+        self._seeds: list[ScoredMemory] = []
 
     def _see(self, hit: ScoredMemory, cosine: float | None) -> str:
         memory = hit.memory
@@ -116,6 +115,19 @@ class Ranking:
             relative = hit.score / best if best > 0 else 1.0 / (rank + 1)
             lifted = self.scores[memory_id] + weight * relative
             self.scores[memory_id] = max(self.scores[memory_id], min(lifted, ceiling - 1e-6))
+
+    def add_first_round(self, candidates: SearchCandidates, query: str) -> str:
+        """Both lists of a search's first round; returns what its second round searches
+        (:meth:`seeds`' names, empty for none), whose matches go to :meth:`add_second_round`."""
+        self.add_vector(candidates.by_vector)
+        self.add_text(candidates.by_text, LEXICAL_WEIGHT)
+        self._seeds, names = self.seeds(query)
+        return names
+
+    def add_second_round(self, hits: Sequence[ScoredMemory]) -> None:
+        """The full-text matches of :meth:`add_first_round`'s names, below their seed."""
+        if hits:
+            self.add_text(hits, SECOND_WEIGHT, self._seeds)
 
     def seeds(self, query: str) -> tuple[list[ScoredMemory], str]:
         """What a second round follows: the best ``SEEDS`` of the top ``SEED_POOL`` memories

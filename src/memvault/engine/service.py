@@ -26,6 +26,7 @@ from memvault.models import (
     Page,
     ScopeSummary,
     ScoredMemory,
+    SearchCandidates,
     StoreOptions,
     UpdateJob,
     new_id,
@@ -381,27 +382,34 @@ class MemoryService:
         periods = temporal.query_periods(query, today=temporal.today_utc(now()))
         # A named period reaches deeper: its memories may rank low on words and meaning alone.
         depth = max(limit * 3, 20) if not periods else max(limit * 5, retrieval.PERIOD_DEPTH)
+        # The second round searches the names the best memories add to the query (see
+        # retrieval's docstring) for up to this many matches.
+        second_limit = max(limit, 10)
         if self.store.text_search_in_memory:
-            # One call, one snapshot, one read of the rows both halves found.
+            # One call, one snapshot: both halves, then the second round.
             embedding = await self.embeddings.embed_query(store.embedding_model, query)
-            first = await self.store.search_candidates(
-                store.id, scope, text=query, embedding=embedding, kinds=kinds, limit=depth
-            )
-            by_vector, by_text = first.by_vector, first.by_text
-        else:
-            embedding, by_vector, by_text = await self._text_beside_embedding(
-                store, scope, query, kinds=kinds, limit=depth
-            )
+            ranking = retrieval.Ranking(embedding, periods)
+
+            def second_round(first: SearchCandidates) -> tuple[str, int] | None:
+                names = ranking.add_first_round(first, query)
+                return (names, second_limit) if names else None
+
+            found = await self.store.search_candidates(
+                store.id, scope, text=query, embedding=embedding, kinds=kinds, limit=depth,
+                follow=second_round,
+            )  # fmt: skip
+            ranking.add_second_round(found.followed)
+            return SearchOutcome(ranking.top(limit), static=False)
+        embedding, by_vector, by_text = await self._text_beside_embedding(
+            store, scope, query, kinds=kinds, limit=depth
+        )
         ranking = retrieval.Ranking(embedding, periods)
-        ranking.add_vector(by_vector)
-        ranking.add_text(by_text, retrieval.LEXICAL_WEIGHT)
-        # Second round: names the best memories add to the query (see retrieval's docstring).
-        seeds, names = ranking.seeds(query)
+        names = ranking.add_first_round(SearchCandidates(by_vector, by_text), query)
         if names:
             second = await self.store.search_candidates(
-                store.id, scope, text=names, embedding=None, kinds=kinds, limit=max(limit, 10)
+                store.id, scope, text=names, embedding=None, kinds=kinds, limit=second_limit
             )
-            ranking.add_text(second.by_text, retrieval.SECOND_WEIGHT, seeds)
+            ranking.add_second_round(second.by_text)
         return SearchOutcome(ranking.top(limit), static=False)
 
     async def _text_beside_embedding(

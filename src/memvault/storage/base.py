@@ -25,7 +25,7 @@ Rules every backend keeps (``tests/storage/test_conformance.py`` checks them):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -54,6 +54,9 @@ from memvault.models import (
 from memvault.storage.audit import AuditEntry
 
 Order = Literal["asc", "desc"]
+FollowUp = Callable[[SearchCandidates], "tuple[str, int] | None"]
+"""Given a search's two lists, the text of a follow-up full-text query and how many matches it
+wants, or None (see ``Store.search_candidates``)."""
 
 
 @runtime_checkable
@@ -206,11 +209,17 @@ class Store(Protocol):
         embedding: np.ndarray | None,
         kinds: Sequence[MemoryKind],
         limit: int,
+        follow: FollowUp | None = None,
     ) -> SearchCandidates:
         """Up to ``limit`` active memories of ``kinds`` nearest to ``embedding`` (cosine) and up
         to ``limit`` best full-text matches for ``text``. Embeddings are unit length, and every
         memory found carries its own (the engine scores text matches by it). Empty ``kinds``
-        finds nothing; ``text`` without a word gives no text matches."""
+        finds nothing; ``text`` without a word gives no text matches.
+
+        ``follow`` is called once with the two lists (on whatever thread the backend reads
+        on); when it returns ``(text, limit)``, the best full-text matches for that text are
+        found in the same snapshot and returned as ``followed``: a search's second round
+        rides on its first read."""
 
     async def delete_scope(self, store_id: str, scope: str, *, actor: str = "system") -> int:
         """Delete every memory and memory entry of the scope; returns how many there were

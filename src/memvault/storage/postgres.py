@@ -87,7 +87,7 @@ from memvault.models import (
 from memvault.settings import Settings
 from memvault.storage import fts
 from memvault.storage.audit import AuditEntry, append_audit_postgres, list_audit_postgres
-from memvault.storage.base import Order
+from memvault.storage.base import FollowUp, Order
 from memvault.storage.migrations import apply_postgres
 from memvault.storage.operations import check_operation, gone
 from memvault.storage.quotas import NO_QUOTAS, Quotas
@@ -651,6 +651,7 @@ class PostgresStore:
         embedding: np.ndarray | None,
         kinds: Sequence[MemoryKind],
         limit: int,
+        follow: FollowUp | None = None,
     ) -> SearchCandidates:
         """See ``Store.search_candidates``. Vector scores are cosine similarities; text scores
         are ``ts_rank_cd`` (higher is better)."""
@@ -669,7 +670,15 @@ class PostgresStore:
             by_text: list[ScoredMemory] = []
             if terms and kinds and limit > 0:
                 by_text = await _text_hits(conn, terms, params)
-            return SearchCandidates(by_vector=by_vector, by_text=by_text)
+            first = SearchCandidates(by_vector=by_vector, by_text=by_text)
+            then = follow(first) if follow is not None else None
+            if then is None:
+                return first
+            then_terms, then_limit = fts.query_terms(then[0]), then[1]
+            followed: list[ScoredMemory] = []
+            if then_terms and kinds and then_limit > 0:
+                followed = await _text_hits(conn, then_terms, {**params, "limit": then_limit})
+            return SearchCandidates(by_vector=by_vector, by_text=by_text, followed=followed)
 
         return await self._run(Guard.scoped(store_id, scope), search)
 

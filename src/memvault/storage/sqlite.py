@@ -76,7 +76,7 @@ from memvault.models import (
 from memvault.settings import Settings
 from memvault.storage import fts
 from memvault.storage.audit import AuditEntry, append_audit_sqlite, list_audit_sqlite
-from memvault.storage.base import Order
+from memvault.storage.base import FollowUp, Order
 from memvault.storage.migrations import apply_sqlite
 from memvault.storage.operations import check_operation, gone
 from memvault.storage.quotas import NO_QUOTAS, Quotas
@@ -502,6 +502,7 @@ class SQLiteStore:
         embedding: np.ndarray | None,
         kinds: Sequence[MemoryKind],
         limit: int,
+        follow: FollowUp | None = None,
     ) -> SearchCandidates:
         """See ``Store.search_candidates``. Text scores are bm25 from the scope's in-memory
         index (:mod:`.term_index`; higher is better); an empty ``kinds`` finds nothing."""
@@ -522,11 +523,22 @@ class SQLiteStore:
                 found = _active_memories(
                     conn, store_id, scope, {seq for seq, _ in vector_hits + text_hits}, ts
                 )
-            by_vector = [ScoredMemory(found[seq], s) for seq, s in vector_hits if seq in found]
+                by_vector = [ScoredMemory(found[seq], s) for seq, s in vector_hits if seq in found]
+                first = SearchCandidates(
+                    by_vector=_exact_cosines(query, by_vector),
+                    by_text=[ScoredMemory(found[seq], s) for seq, s in text_hits if seq in found],
+                )
+                then = follow(first) if follow is not None else None
+                if then is None:
+                    return first
+                followed = view.best_text(fts.search_terms(then[0]), then[1])
+                found |= _active_memories(
+                    conn, store_id, scope, {seq for seq, _ in followed} - found.keys(), ts
+                )
             return SearchCandidates(
-                by_vector=_exact_cosines(query, by_vector),
-                by_text=[ScoredMemory(found[seq], s) for seq, s in text_hits if seq in found],
-            )
+                by_vector=first.by_vector, by_text=first.by_text,
+                followed=[ScoredMemory(found[seq], s) for seq, s in followed if seq in found],
+            )  # fmt: skip
 
         return await self._db.read(search)
 
