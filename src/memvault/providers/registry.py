@@ -60,8 +60,8 @@ def shared_local_embedder(threads: int = 0, precision: str = "float32") -> Embed
 
 class EmbeddingProviders:
     """Owns one :class:`EmbeddingBatcher` per embedding model in use in this process, and, when
-    search queries on the local model are embedded in int8 (``MEMVAULT_QUERY_EMBEDDING_PRECISION``),
-    one more for them, on a thread of its own."""
+    search queries on the local model are embedded in int8 (the default;
+    ``MEMVAULT_QUERY_EMBEDDING_PRECISION``), one more for them, on a thread of its own."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -149,8 +149,8 @@ class EmbeddingProviders:
         return await batcher.embed(texts)
 
     async def embed_query(self, model: str, query: str) -> np.ndarray:
-        """``query`` as a search embeds it: like :meth:`embed`, except on the local model with
-        ``MEMVAULT_QUERY_EMBEDDING_PRECISION=int8``."""
+        """``query`` as a search embeds it: like :meth:`embed`, except on the local model, in
+        int8 unless ``MEMVAULT_QUERY_EMBEDDING_PRECISION=float32``."""
         if model != LOCAL_MODEL or self._settings.query_embedding_precision == "float32":
             [vector] = await self.embed(model, [query])
             return vector
