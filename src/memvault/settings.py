@@ -393,16 +393,12 @@ class Settings(BaseSettings):
         moves between stages or waits on I/O (PostgreSQL, a remote embedding model). Two per
         core keeps every stage busy and lets the embedding batcher batch; beyond that a search
         adds no throughput, only a longer wait in the queues inside the process (the SQLite
-        reader pool has 4 threads: 2 x 2 cores fills it exactly). Past the slots, searches
+        reader pool has one thread per core). Past the slots, searches
         wait in memvault's own bounded queue instead, where they can be refused cheaply.
         """
         if self.max_concurrent_searches:
             return self.max_concurrent_searches
-        try:
-            cores = len(os.sched_getaffinity(0))
-        except AttributeError:  # not on Linux
-            cores = os.cpu_count() or 1
-        return 2 * max(1, cores)
+        return 2 * available_cores()
 
     @property
     def llm_configured(self) -> bool:
@@ -411,6 +407,14 @@ class Settings(BaseSettings):
     @property
     def resolved_extractor(self) -> str:
         return self.extractor or ("llm" if self.llm_configured else "offline")
+
+
+def available_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def env_name(field: str) -> str:

