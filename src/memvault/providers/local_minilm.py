@@ -235,6 +235,8 @@ def build_graph(
     """
     from onnx import TensorProto, helper, numpy_helper
 
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
     hidden = weights["embeddings.word_embeddings.weight"].shape[1]
     head_dim = hidden // num_heads
     layers = 1 + max(int(n.split(".")[2]) for n in weights if n.startswith("encoder.layer."))
