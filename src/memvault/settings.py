@@ -393,7 +393,7 @@ class Settings(BaseSettings):
         moves between stages or waits on I/O (PostgreSQL, a remote embedding model). Two per
         core keeps every stage busy and lets the embedding batcher batch; beyond that a search
         adds no throughput, only a longer wait in the queues inside the process (the SQLite
-        reader pool has one thread per core). Past the slots, searches
+        reader pool has one thread per core, at least two). Past the slots, searches
         wait in memvault's own bounded queue instead, where they can be refused cheaply.
         """
         if self.max_concurrent_searches:

@@ -80,12 +80,10 @@ class Ranking:
         """Memories not (yet) about a period by their date whose text has not been read."""
         self._seeds: list[ScoredMemory] = []
 
-    def _see(self, hit: ScoredMemory, cosine: float | None) -> str:
+    def _see(self, hit: ScoredMemory, cosine: float) -> str:
         memory = hit.memory
         if memory.id not in self.memories:
             self.memories[memory.id] = memory
-            if cosine is None:
-                cosine = _cosine(self.vector, memory)
             self.scores[memory.id] = cosine
             if self.periods:
                 if any(memory.created_at in period for period in self.periods):
@@ -111,7 +109,7 @@ class Ranking:
         cosines = _cosines(self.vector, [hit.memory for hit in hits
                                          if hit.memory.id not in self.memories])
         for rank, hit in enumerate(hits):
-            memory_id = self._see(hit, cosines.get(hit.memory.id))
+            memory_id = self._see(hit, cosines.get(hit.memory.id, 0.0))
             relative = hit.score / best if best > 0 else 1.0 / (rank + 1)
             lifted = self.scores[memory_id] + weight * relative
             self.scores[memory_id] = max(self.scores[memory_id], min(lifted, ceiling - 1e-6))
@@ -157,18 +155,13 @@ class Ranking:
                 for memory_id, score in ranked[:limit]]
 
 
-def _cosine(vector: np.ndarray | None, memory: Memory) -> float:
-    if vector is None or memory.embedding is None:
-        return 0.0
-    return float(np.dot(vector, np.asarray(memory.embedding, dtype=np.float32)))
-
-
 def _cosines(vector: np.ndarray | None, memories: Sequence[Memory]) -> dict[str, float]:
-    """:func:`_cosine` of each of ``memories`` that has an embedding, as one matrix product."""
+    """The cosine to ``vector`` of each of ``memories`` that has an embedding (unit vectors: a
+    dot product), as one matrix product; none without a vector. An embedding of another
+    dimension raises ``ValueError``."""
     if vector is None:
         return {}
-    embedded = [memory for memory in memories
-                if memory.embedding is not None and len(memory.embedding) == len(vector)]
+    embedded = [memory for memory in memories if memory.embedding is not None]
     if not embedded:
         return {}
     matrix = np.stack([np.asarray(m.embedding, dtype=np.float32) for m in embedded])

@@ -95,9 +95,7 @@ class MiniLMEmbedder:
     ) -> None:
         if threads < 0:
             raise ValueError("threads must be >= 0")
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
-        self.precision = precision
+        self.precision = check_precision(precision)
         if batch_size < 1 or max_batch_tokens < 1:
             raise ValueError("batch_size and max_batch_tokens must be >= 1")
         self.threads = threads or available_cores()
@@ -218,6 +216,13 @@ def load_weights(model_dir: Path) -> dict[str, np.ndarray]:
     return {name.removeprefix("bert."): array for name, array in weights.items()}
 
 
+def check_precision(precision: str) -> str:
+    """``precision`` if it is one of ``PRECISIONS``; raises ``ValueError`` otherwise."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
+    return precision
+
+
 def build_graph(
     weights: dict[str, np.ndarray], *, num_heads: int = 12, precision: str = "float32"
 ) -> Any:
@@ -235,8 +240,7 @@ def build_graph(
     """
     from onnx import TensorProto, helper, numpy_helper
 
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
+    check_precision(precision)
     hidden = weights["embeddings.word_embeddings.weight"].shape[1]
     head_dim = hidden // num_heads
     layers = 1 + max(int(n.split(".")[2]) for n in weights if n.startswith("encoder.layer."))
