@@ -78,7 +78,7 @@ class Plan:
 
 
 FULL = Plan(scopes=100, per_scope=10_000, pool=20_000, warmup_s=15, duration_s=60, step_s=20,
-            up=[350, 400, 500, 600], down=[200, 150, 100, 75, 50, 25])
+            up=[350, 400, 500, 600], down=[250, 200, 150, 100, 75, 50, 25])
 QUICK = Plan(scopes=10, per_scope=1_000, pool=2_000, warmup_s=3, duration_s=10, step_s=5,
              up=[400], down=[150, 50])
 
