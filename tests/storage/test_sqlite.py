@@ -272,6 +272,43 @@ async def test_other_process_holding_the_write_lock(tmp_path: Path) -> None:
         await store.close()
 
 
+_UNCLOSED = """
+import asyncio, sys
+from memvault.settings import Settings
+from memvault.storage.sqlite import SQLiteStore
+from tests.storage.conftest import memory_store, new_memory
+
+async def main():
+    store = SQLiteStore(sys.argv[1], Settings(sqlite_synchronous="NORMAL"))
+    await store.open()
+    ms = await store.create_store(memory_store())
+    await store.add_memories(ms.id, "u", [new_memory(seed=i) for i in range(5)])
+    print(ms.id, flush=True)  # and the store is never closed
+
+asyncio.run(main())
+"""
+
+
+async def test_a_program_that_never_closes_its_store_exits_and_keeps_its_writes(
+    tmp_path: Path,
+) -> None:
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _UNCLOSED, str(tmp_path / "u.db"),
+        cwd=Path(__file__).parents[2], stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        out, _ = await asyncio.wait_for(child.communicate(), timeout=60)
+    finally:
+        if child.returncode is None:
+            child.kill()
+    assert child.returncode == 0
+    store = await opened(tmp_path / "u.db")
+    try:
+        assert await store.count_memories(out.decode().strip(), "u") == 5
+    finally:
+        await store.close()
+
+
 _WORKER = """
 import asyncio, sys
 from memvault.settings import Settings

@@ -13,17 +13,22 @@ whole batch.
 
 Reads run on a small thread pool; each thread has its own ``query_only`` connection. In WAL mode
 readers never block the writer nor each other.
+
+A program that exits without ``close()`` neither hangs nor loses a write: at interpreter exit the
+writer finishes what is queued, commits and closes its connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import logging
 import os
 import queue
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,6 +144,14 @@ class SQLiteDatabase:
         self._read_conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
+        ref = weakref.ref(self)
+
+        def exit_hook() -> None:  # holds the database weakly: it may be collected unclosed
+            database = ref()
+            if database is not None:
+                database._close_at_exit()
+
+        self._exit_hook = exit_hook
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -147,10 +160,14 @@ class SQLiteDatabase:
         if self._writer is not None:
             raise RuntimeError("SQLiteDatabase.start() called twice")
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        # A daemon, so that a database nobody closed does not keep the interpreter alive; the
+        # exit hook still lets it finish its queue (daemon threads are frozen after atexit).
         self._writer = threading.Thread(
-            target=self._run_writer, args=(ready,), name=f"memvault-write:{self.path.name}"
+            target=self._run_writer, args=(ready,), name=f"memvault-write:{self.path.name}",
+            daemon=True,
         )
         self._writer.start()
+        atexit.register(self._exit_hook)
         try:
             await asyncio.wrap_future(ready)
         except BaseException as exc:
@@ -175,7 +192,18 @@ class SQLiteDatabase:
                 return
             self._closed = True
             self._queue.put(_STOP)
+        atexit.unregister(self._exit_hook)
         await asyncio.to_thread(self._shutdown)
+
+    def _close_at_exit(self) -> None:
+        """At interpreter exit, unless closed: the writer finishes its queue and closes."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(_STOP)
+        if self._writer is not None:
+            self._writer.join()
 
     def _shutdown(self) -> None:
         if self._writer is not None:
