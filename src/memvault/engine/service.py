@@ -385,48 +385,32 @@ class MemoryService:
         # The second round searches the names the best memories add to the query (see
         # retrieval's docstring) for up to this many matches.
         second_limit = max(limit, 10)
+        text_hits: list[ScoredMemory] | None = None
         if self.store.text_search_in_memory:
             # One call, one snapshot: both halves, then the second round.
             embedding = await self.embeddings.embed_query(store.embedding_model, query)
-            ranking = retrieval.Ranking(embedding, periods)
-
-            def second_round(first: SearchCandidates) -> tuple[str, int] | None:
-                names = ranking.add_first_round(first, query)
-                return (names, second_limit) if names else None
-
-            found = await self.store.search_candidates(
-                store.id, scope, text=query, embedding=embedding, kinds=kinds, limit=depth,
-                follow=second_round,
-            )  # fmt: skip
-            ranking.add_second_round(found.followed)
-            return SearchOutcome(ranking.top(limit), static=False)
-        embedding, by_vector, by_text = await self._text_beside_embedding(
-            store, scope, query, kinds=kinds, limit=depth
-        )
+        else:
+            # The full-text half (which needs no embedding) runs on a connection of its own
+            # while the query is embedded; the vector half and the second round share one call.
+            by_text = asyncio.ensure_future(self.store.search_candidates(
+                store.id, scope, text=query, embedding=None, kinds=kinds, limit=depth
+            ))
+            try:
+                embedding = await self.embeddings.embed_query(store.embedding_model, query)
+            finally:
+                text_hits = (await by_text).by_text
         ranking = retrieval.Ranking(embedding, periods)
-        names = ranking.add_first_round(SearchCandidates(by_vector, by_text), query)
-        if names:
-            second = await self.store.search_candidates(
-                store.id, scope, text=names, embedding=None, kinds=kinds, limit=second_limit
-            )
-            ranking.add_second_round(second.by_text)
-        return SearchOutcome(ranking.top(limit), static=False)
 
-    async def _text_beside_embedding(
-        self, store: MemoryStore, scope: str, query: str, *, kinds: Sequence[MemoryKind],
-        limit: int,
-    ) -> tuple[np.ndarray, list[ScoredMemory], list[ScoredMemory]]:
-        """A search's first round with its full-text half (which needs no embedding) on a
-        reader thread while the query is embedded: the query's vector and both lists."""
-        by_text = asyncio.ensure_future(self.store.search_candidates(
-            store.id, scope, text=query, embedding=None, kinds=kinds, limit=limit
-        ))
-        try:
-            embedding = await self.embeddings.embed_query(store.embedding_model, query)
-            by_vector = await self.store.search_candidates(
-                store.id, scope, text="", embedding=embedding, kinds=kinds, limit=limit
-            )
-        finally:
-            text_hits = await by_text
-        return embedding, by_vector.by_vector, text_hits.by_text
+        def second_round(first: SearchCandidates) -> tuple[str, int] | None:
+            if text_hits is not None:
+                first = SearchCandidates(first.by_vector, text_hits)
+            names = ranking.add_first_round(first, query)
+            return (names, second_limit) if names else None
+
+        found = await self.store.search_candidates(
+            store.id, scope, text=query if text_hits is None else "", embedding=embedding,
+            kinds=kinds, limit=depth, follow=second_round,
+        )  # fmt: skip
+        ranking.add_second_round(found.followed)
+        return SearchOutcome(ranking.top(limit), static=False)
 
