@@ -59,13 +59,14 @@ def _entries(request: Request) -> EntryService:
 
 
 async def _store(
-    request: Request, full_name: FullName, privilege: str
+    request: Request, full_name: FullName, privilege: str, *, recent: bool = False
 ) -> tuple[MemoryStore, StoreLocation]:
     """The store ``full_name`` names, once the caller is known to hold ``privilege`` on it.
-    Raises ``InvalidRequest``, ``StoreNotFound`` and ``Forbidden``, in that order."""
+    Raises ``InvalidRequest``, ``StoreNotFound`` and ``Forbidden``, in that order. ``recent``:
+    see ``MemoryService.get_store``."""
     location = namespaces.locate(full_name, catalog=_catalog(request))
     try:
-        store = await _service(request).get_store(location.project, location.name)
+        store = await _service(request).get_store(location.project, location.name, recent=recent)
     except StoreNotFound:
         raise StoreNotFound(
             f"Memory store '{location.full_name}' does not exist.", param="full_name"
@@ -272,7 +273,7 @@ async def search_entries(
     """Best first, at most ``top_k`` (default 10, at most 50)."""
     body = body or wire.SearchEntriesIn()
     async with admit_search(request):  # or 503 overloaded, before any work
-        store, _ = await _store(request, full_name, READ_MEMORY_STORE)
+        store, _ = await _store(request, full_name, READ_MEMORY_STORE, recent=True)
         scope = wire.one_of("scope", scope, body.scope)
         await _in_scope(request, scope)
         hits = await _entries(request).search_entries(store, scope, body.query, top_k=body.top_k)
