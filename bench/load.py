@@ -309,11 +309,12 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) jiffies of the whole machine so far."""
+def machine_busy() -> tuple[float, float, float]:
+    """(busy, total, steal) jiffies of the whole machine so far. Steal is time the hypervisor
+    gave this VM's CPUs to others: a cloud VM's speed drifts with it."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
+    return sum(values) - idle, sum(values), values[7]
 
 
 def drive(server: LiveServer, requests: list[bytes], rate: float, *,
@@ -340,6 +341,7 @@ def drive(server: LiveServer, requests: list[bytes], rate: float, *,
     )
     elapsed = max(1, busy_after[1] - busy_before[1])
     result["machine_busy"] = (busy_after[0] - busy_before[0]) / elapsed
+    result["steal"] = (busy_after[2] - busy_before[2]) / elapsed
     result["rate"] = rate
     result["achieved"] = result["completed"] / result["wall_s"]
     result["load"] = (load_before, os.getloadavg()[0])
@@ -681,12 +683,14 @@ def report(plan: Plan, results: dict[str, dict], configs: dict[str, dict], *,
         f" and {i8_32:.1f} ms in batches of 32 (in the bench process, before the server"
         f" starts); in float32 (`MEMVAULT_QUERY_EMBEDDING_PRECISION=float32`), {f32_1:.1f} and"
         f" {f32_32:.1f} ms."
-        " `GET /healthz` at the same rate through the same generator is the HTTP floor.",
+        " `GET /healthz` at the same rate through the same generator is the HTTP floor."
+        " Steal: the share of the machine's CPU time its hypervisor gave to other guests during"
+        " the step (a cloud VM's speed drifts with it).",
         "",
         "| load | offered | achieved | p50 | p95 | p99 | max | errors | server CPU |"
         " server CPU per request | busiest server thread | generator CPU | machine busy |"
-        " load avg |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        " steal | load avg |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in [*results.items(), *configs.items()]:
         errors = sum(r["errors"].values())
@@ -704,6 +708,7 @@ def report(plan: Plan, results: dict[str, dict], configs: dict[str, dict], *,
             f" {r['server_cpu_s'] / max(1, r['completed']) * 1000:.1f} ms |"
             f" {r['busiest_thread_s'] / r['wall_s']:.2f} cores |"
             f" {r['cpu_s'] / r['wall_s']:.2f} cores | {r['machine_busy'] * 100:.0f}% |"
+            f" {r['steal'] * 100:.0f}% |"
             f" {r['load'][0]:.1f} -> {r['load'][1]:.1f} |"
         )
     highest = f"{max(sustained):.0f}/s" if sustained else "none of the rates tried"
