@@ -160,6 +160,21 @@ async def seed(settings: Settings, store_id: str, plan: Plan) -> float:
     return embedding_s
 
 
+def seed_once(server: LiveServer, data_dir: Path, plan: Plan) -> tuple[float, float]:
+    """Seed ``data_dir`` (served by ``server``) unless an earlier run did; returns the seconds
+    spent seeding and embedding, (0, 0) when it was seeded already."""
+    marker = data_dir / f"seeded-{plan.scopes}x{plan.per_scope}"
+    if marker.exists():
+        return 0.0, 0.0
+    with httpx.Client(base_url=server.project_endpoint, timeout=60) as client:
+        created = client.post("/memory_stores", json={"name": STORE})
+        created.raise_for_status()
+    started = time.perf_counter()
+    embed_s = asyncio.run(seed(Settings(data_dir=data_dir), created.json()["id"], plan))
+    marker.touch()
+    return time.perf_counter() - started, embed_s
+
+
 # -- the load generator (runs in its own process) ------------------------------------------
 
 
@@ -282,17 +297,18 @@ def server_pids(pid: int) -> list[int]:
     return pids
 
 
-def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds of each thread of process ``pid`` and its children so far."""
+def thread_cpu(pid: int) -> dict[tuple[int, int], float]:
+    """CPU seconds so far of each thread of process ``pid`` and its children, by (process id,
+    thread id); a process's event loop runs on the thread whose id is the process's."""
     out = {}
     for process in server_pids(pid):
         try:
-            tasks = [task.name for task in Path(f"/proc/{process}/task").iterdir()]
+            threads = [int(task.name) for task in Path(f"/proc/{process}/task").iterdir()]
         except OSError:
             continue
-        for task in tasks:
+        for thread in threads:
             try:
-                out[task] = process_cpu_seconds(process, int(task))
+                out[process, thread] = process_cpu_seconds(process, thread)
             except OSError:  # the thread ended
                 continue
     return out
@@ -548,22 +564,11 @@ def run(quick: bool = False) -> str:
     keep = os.environ.get("BENCH_LOAD_DATA")
     tmp = tempfile.mkdtemp(prefix="memvault-load-")
     data_dir = Path(keep) if keep else Path(tmp) / "data"
-    marker = data_dir / f"seeded-{plan.scopes}x{plan.per_scope}"
     results: dict[str, dict] = {}
     configs: dict[str, dict] = {}
-    seed_s = embed_s = 0.0
     try:
         with LiveServer(data_dir) as server:
-            if not marker.exists():
-                with httpx.Client(base_url=server.project_endpoint, timeout=60) as client:
-                    created = client.post("/memory_stores", json={"name": STORE})
-                    created.raise_for_status()
-                started = time.perf_counter()
-                embed_s = asyncio.run(
-                    seed(Settings(data_dir=data_dir), created.json()["id"], plan)
-                )
-                seed_s = time.perf_counter() - started
-                marker.touch()
+            seed_s, embed_s = seed_once(server, data_dir, plan)
             first_touch = touch_scopes(server, plan.scopes)
             health = [_request("/healthz", None)] * int(TARGET_RATE * plan.step_s)
             results["healthz"] = drive(server, health, TARGET_RATE)

@@ -4,8 +4,8 @@ configuration without the whole step-up/step-down run::
     BENCH_LOAD_DATA=/some/dir python -m bench.load_probe 200:20 300:60
     BENCH_LOAD_DATA=/some/dir python -m bench.load_probe --env MEMVAULT_SERVER_PROCESSES=2 300:60
 
-Seeds ``BENCH_LOAD_DATA`` first when it holds no seeded database (100 scopes x 10,000 memories,
-a few minutes), starts ``memvault serve`` on it with the given environment, searches every scope
+Starts ``memvault serve`` on ``BENCH_LOAD_DATA`` with the given environment, seeds it when it
+holds no seeded database (100 scopes x 10,000 memories, a few minutes), searches every scope
 (six rounds with several processes, so that each process loads them), warms up with 900
 searches at 150/s, then drives each ``RATE:SECONDS`` step on the same server and prints its
 latency, errors and the server's CPU per search: in all, per process, and per thread (thread ids;
@@ -15,48 +15,15 @@ the thread whose id is its process's id runs that process's event loop).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import time
 from pathlib import Path
 
-import httpx
-
 from bench import load
-from memvault.settings import Settings
 from memvault.testing import LiveServer
 
 WARMUP_SEARCHES = 900
 WARMUP_RATE = 150
-
-
-def seed_if_needed(data_dir: Path) -> None:
-    plan = load.FULL
-    marker = data_dir / f"seeded-{plan.scopes}x{plan.per_scope}"
-    if marker.exists():
-        return
-    with LiveServer(data_dir) as server, \
-            httpx.Client(base_url=server.project_endpoint, timeout=60) as client:
-        created = client.post("/memory_stores", json={"name": load.STORE})
-        created.raise_for_status()
-        asyncio.run(load.seed(Settings(data_dir=data_dir), created.json()["id"], plan))
-    marker.touch()
-
-
-def cpu_by_thread(pid: int) -> dict[tuple[int, int], float]:
-    """CPU seconds so far of every thread of the server's processes, by (process, thread)."""
-    out = {}
-    for process in load.server_pids(pid):
-        try:
-            threads = [int(task.name) for task in Path(f"/proc/{process}/task").iterdir()]
-        except OSError:
-            continue
-        for thread in threads:
-            try:
-                out[process, thread] = load.process_cpu_seconds(process, thread)
-            except OSError:
-                continue
-    return out
 
 
 def main() -> None:
@@ -69,13 +36,13 @@ def main() -> None:
              for rate, seconds in (step.split(":") for step in args.steps)]
     env = dict(item.split("=", 1) for item in args.env)
     data_dir = Path(os.environ.get("BENCH_LOAD_DATA", "load-data"))
-    seed_if_needed(data_dir)
     total = WARMUP_SEARCHES + sum(int(rate * seconds) for rate, seconds in steps)
     queries = load.load_queries(total, seed=int(time.time()) % 1000)
     scopes = load.FULL.scopes
     with LiveServer(data_dir, env=env) as server:
         assert server.process is not None
         pid = server.process.pid
+        load.seed_once(server, data_dir, load.FULL)
         several = int(env.get("MEMVAULT_SERVER_PROCESSES", "1")) > 1
         load.touch_scopes(server, scopes, rounds=6 if several else 1)
         load.drive(server, load.search_requests(queries[:WARMUP_SEARCHES], scopes, seed=0),
@@ -85,9 +52,9 @@ def main() -> None:
             count = int(rate * seconds)
             requests = load.search_requests(queries[cursor:cursor + count], scopes, seed=cursor)
             cursor += count
-            before = cpu_by_thread(pid)
+            before = load.thread_cpu(pid)
             result = load.drive(server, requests, rate, expect=b'"memories"')
-            after = cpu_by_thread(pid)
+            after = load.thread_cpu(pid)
             done = max(1, result["completed"])
             spent = {key: (value - before.get(key, 0.0)) / done * 1000
                      for key, value in after.items()}

@@ -171,9 +171,7 @@ class SQLiteDatabase:
         try:
             await asyncio.wrap_future(ready)
         except BaseException as exc:
-            with self._lock:
-                self._closed = True
-                self._queue.put(_STOP)
+            self._begin_close()
             await asyncio.to_thread(self._writer.join)
             error = translate_error(exc)
             if error is exc:
@@ -187,22 +185,23 @@ class SQLiteDatabase:
 
     async def close(self) -> None:
         """Finish queued writes and running reads, then close every connection. Idempotent."""
+        if self._begin_close():
+            await asyncio.to_thread(self._shutdown)
+
+    def _begin_close(self) -> bool:
+        """Refuse new calls and tell the writer to stop once its queue is done; False when
+        the database was already closing."""
         with self._lock:
             if self._closed:
-                return
+                return False
             self._closed = True
             self._queue.put(_STOP)
         atexit.unregister(self._exit_hook)
-        await asyncio.to_thread(self._shutdown)
+        return True
 
     def _close_at_exit(self) -> None:
         """At interpreter exit, unless closed: the writer finishes its queue and closes."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._queue.put(_STOP)
-        if self._writer is not None:
+        if self._begin_close() and self._writer is not None:
             self._writer.join()
 
     def _shutdown(self) -> None:
