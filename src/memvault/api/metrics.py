@@ -25,7 +25,7 @@ from starlette.responses import PlainTextResponse, Response
 from memvault.api.auth import caller
 from memvault.api.openapi import FOUNDRY
 from memvault.errors import Forbidden
-from memvault.observability.metrics import REGISTRY
+from memvault.observability.metrics import scrape_source
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class _Scrape:
         self.families = families
 
     def collect(self) -> Iterator[Metric]:
-        yield from REGISTRY.collect()
+        yield from scrape_source().collect()
         yield from self.families
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import shutil
 import socket
+import tempfile
 from typing import Any
 
 import click
@@ -119,18 +121,27 @@ def serve(host: str | None, port: int | None, data_dir: str | None, log_level: s
             if value is not None:
                 os.environ[env_name(name)] = str(value)
         app: Any = "memvault.api.app:create_app_from_environment"
+        # The processes' metrics, summed by whichever of them a scrape reaches; a directory of
+        # this run's own, as prometheus_client needs (values left by another run would count).
+        metrics_dir = tempfile.mkdtemp(prefix="memvault-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     else:
         app = create_app(settings)
-    uvicorn.run(
-        app,
-        factory=settings.server_processes > 1,
-        workers=settings.server_processes,
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level,
-        log_config=logging_config(log_level, settings.log_format),
-        access_log=False,  # memvault.access logs each request (MEMVAULT_ACCESS_LOG)
-    )
+        metrics_dir = None
+    try:
+        uvicorn.run(
+            app,
+            factory=settings.server_processes > 1,
+            workers=settings.server_processes,
+            host=settings.host,
+            port=settings.port,
+            log_level=log_level,
+            log_config=logging_config(log_level, settings.log_format),
+            access_log=False,  # memvault.access logs each request (MEMVAULT_ACCESS_LOG)
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @cli.command()

@@ -6,6 +6,12 @@ whichever process makes the call). What must agree across replicas and workers (
 status, memories per store) is read from the database at scrape time instead
 (:mod:`memvault.api.metrics`).
 
+The processes of one ``memvault serve --processes N`` share theirs: ``serve`` gives them a fresh
+``PROMETHEUS_MULTIPROC_DIR``, where prometheus_client keeps every value in a file per process,
+and a scrape of any of them reports the sum over all (:func:`scrape_source`; the gauges: the
+sum over the processes alive). The ``process_*`` and ``python_gc_*`` families, which describe
+one process, are left out there.
+
 Names and labels::
 
     memvault_http_requests_total{method, route, status}
@@ -26,10 +32,18 @@ the raw path, so label values stay bounded; a path no route matches counts as ``
 
 from __future__ import annotations
 
+import os
+import re
+from pathlib import Path
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client import gc_collector, platform_collector, process_collector
+from prometheus_client import gc_collector, multiprocess, platform_collector, process_collector
 
 from memvault import __version__
+
+# Read once, as prometheus_client reads it when first imported.
+SHARED_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+"""Where the processes of one server keep their values, or None for this process alone."""
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 process_collector.ProcessCollector(registry=REGISTRY)
@@ -43,7 +57,7 @@ _MODEL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 
 BUILD_INFO = Gauge(
     "memvault_build_info", "memvault's version (the value is always 1).", ["version"],
-    registry=REGISTRY,
+    registry=REGISTRY, multiprocess_mode="max",
 )
 BUILD_INFO.labels(__version__).set(1)
 
@@ -84,9 +98,11 @@ LLM_DURATION = Histogram(
 SEARCHES_IN_FLIGHT = Gauge(
     "memvault_searches_in_flight",
     "Searches holding one of the MEMVAULT_MAX_CONCURRENT_SEARCHES slots.", registry=REGISTRY,
+    multiprocess_mode="livesum",
 )
 SEARCHES_QUEUED = Gauge(
     "memvault_searches_queued", "Searches waiting for a slot.", registry=REGISTRY,
+    multiprocess_mode="livesum",
 )
 SEARCHES_SHED = Counter(
     "memvault_searches_shed",
@@ -120,3 +136,31 @@ def observe_llm_call(
         LLM_TOKENS.labels(model, operation, "input").inc(input_tokens)
     if output_tokens:
         LLM_TOKENS.labels(model, operation, "output").inc(output_tokens)
+
+
+_LIVE_FILE = re.compile(r"gauge_live\w+_(\d+)\.db")
+
+
+def scrape_source() -> CollectorRegistry:
+    """What a scrape reports: this process's registry, or with a ``SHARED_DIR`` the values of
+    every process that wrote there (a process that is gone keeps its counts but no longer adds to
+    the gauges)."""
+    if SHARED_DIR is None:
+        return REGISTRY
+    for path in Path(SHARED_DIR).glob("gauge_live*_*.db"):
+        found = _LIVE_FILE.fullmatch(path.name)
+        if found and not _alive(int(found.group(1))):
+            multiprocess.mark_process_dead(int(found.group(1)), SHARED_DIR)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, SHARED_DIR)
+    return registry
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
