@@ -27,8 +27,9 @@ class Settings(BaseSettings):
             "Processes `memvault serve` answers requests with, on the one port. Each has its own"
             " interpreter lock, so one per core answers more searches at once (docs/benchmarks.md,"
             " sustained search load); each also keeps its own vector cache (memory x N),"
-            " admission gate, rate-limit counts, `/metrics` and, with MEMVAULT_WORKER on, update"
-            " worker."
+            " admission gate, rate-limit counts (unless MEMVAULT_RATE_LIMIT_REDIS_URL) and, with"
+            " MEMVAULT_WORKER on, update worker."
+            " `/metrics`, whichever process answers it, reports the sum over all of them."
         ),
         ge=1,
         le=64,
@@ -93,15 +94,25 @@ class Settings(BaseSettings):
         "",
         description=(
             "Most requests one principal (API key) may make, as `N/second` or `N/minute`; more"
-            " get 429 with `Retry-After`. Counted per server process. Default: no limit."
+            " get 429 with `Retry-After`. Counted per server process, or across all of them with"
+            " MEMVAULT_RATE_LIMIT_REDIS_URL. Default: no limit."
         ),
     )
     rate_limit_per_scope: str = Field(
         "",
         description=(
             "Most requests naming one scope (any store, any principal) per `N/second` or"
-            " `N/minute`; more get 429 with `Retry-After`. Counted per server process. Default:"
-            " no limit."
+            " `N/minute`; more get 429 with `Retry-After`. Counted per server process, or across"
+            " all of them with MEMVAULT_RATE_LIMIT_REDIS_URL. Default: no limit."
+        ),
+    )
+    rate_limit_redis_url: str = Field(
+        "",
+        description=(
+            "Redis (`redis://host:6379/0`) where every server process and replica naming it"
+            " counts the rate limits together, in one window per principal and per scope. While"
+            " it does not answer, each process counts its own (logged). Default: each process"
+            " counts its own."
         ),
     )
     max_concurrent_searches: int = Field(
@@ -343,6 +354,14 @@ class Settings(BaseSettings):
         value = value.strip().lower()
         if value and not re.fullmatch(r"[1-9][0-9]*/(second|minute)", value):
             raise ValueError("must be N/second or N/minute (N at least 1), or empty for no limit")
+        return value
+
+    @field_validator("rate_limit_redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.match(r"(redis|rediss|unix)://", value):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL, or empty")
         return value
 
     @field_validator("auth")

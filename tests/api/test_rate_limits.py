@@ -1,10 +1,14 @@
 """Rate limits per principal and per scope: exactly N admitted per window, however many
-requests arrive at once; the rest get 429 with ``Retry-After`` in the face's error shape."""
+requests arrive at once (in one process, or across processes that count in one Redis); the rest
+get 429 with ``Retry-After`` in the face's error shape."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,7 +21,8 @@ from memvault.api.limits import Rate, SlidingWindowLimiter
 from memvault.errors import RateLimited
 from memvault.settings import Settings
 from tests.conftest import FOUNDRY, make_settings
-from tests.support.server import LiveServer
+from tests.support.redis import local_redis
+from tests.support.server import LiveServer, free_port
 
 N = 8
 
@@ -33,7 +38,7 @@ def test_the_window_admits_exactly_n_of_many_concurrent_calls() -> None:
 
     def call(_: int) -> bool:
         try:
-            limiter.admit("k")
+            limiter.admit_now("k")
         except RateLimited as error:
             assert 1 <= error.retry_after <= 60
             return False
@@ -47,23 +52,29 @@ def test_the_window_admits_exactly_n_of_many_concurrent_calls() -> None:
 def test_the_window_slides_and_retry_after_says_when() -> None:
     clock = [100.0]
     limiter = SlidingWindowLimiter(Rate(2, 1.0), "scope", clock=lambda: clock[0])
-    limiter.admit("a")
+    limiter.admit_now("a")
     clock[0] = 100.4
-    limiter.admit("a")
-    limiter.admit("b")  # keys count apart
+    limiter.admit_now("a")
+    limiter.admit_now("b")  # keys count apart
     with pytest.raises(RateLimited) as refused:
-        limiter.admit("a")
+        limiter.admit_now("a")
     assert refused.value.retry_after == 1  # 0.6 s rounds up to a whole second
     clock[0] = 101.0  # the first call has left the window
-    limiter.admit("a")
+    limiter.admit_now("a")
     with pytest.raises(RateLimited):
-        limiter.admit("a")
+        limiter.admit_now("a")
 
 
 @pytest.mark.parametrize("bad", ["5/hour", "0/second", "-1/minute", "ten/second", "5"])
 def test_a_malformed_rate_is_refused_at_startup(bad: str) -> None:
     with pytest.raises(ValidationError):
         Settings(rate_limit_per_principal=bad)
+
+
+@pytest.mark.parametrize("bad", ["localhost:6379", "http://127.0.0.1:6379", "6379"])
+def test_a_malformed_redis_url_is_refused_at_startup(bad: str) -> None:
+    with pytest.raises(ValidationError, match="redis://"):
+        Settings(rate_limit_redis_url=bad)
 
 
 async def test_per_principal_limit_admits_exactly_n_of_3n_concurrent(tmp_path: Path) -> None:
@@ -146,3 +157,59 @@ def test_live_server_admits_exactly_n_of_64_concurrent(limited_server: LiveServe
         if response.status_code == 429:
             assert 1 <= _retry_after(response) <= 60
             assert response.json()["error"]["code"] == "rate_limited"
+
+
+@asynccontextmanager
+async def clients(settings: Settings, count: int) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """``count`` apps built from ``settings``, each on a database of its own with a store
+    ``notes``: as many server processes or replicas, each with its own memory."""
+    async with AsyncExitStack() as stack:
+        found = []
+        for i in range(count):
+            app = create_app(settings.model_copy(update={
+                "data_dir": settings.data_dir / str(i), "database_url": None}))
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            client = await stack.enter_async_context(httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://t"))
+            created = await client.post(f"{FOUNDRY}/memory_stores", json={"name": "notes"})
+            assert created.status_code == 200, created.text
+            found.append(client)
+        yield found
+
+
+async def test_processes_counting_in_one_redis_admit_exactly_n_together(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "data", rate_limit_per_scope=f"{N}/minute",
+                             rate_limit_redis_url=local_redis())
+    scope = f"s-{uuid.uuid4().hex}"  # a key no earlier run has counted: Redis keeps windows
+    async with clients(settings, 2) as (one, two):
+        responses = await asyncio.gather(*(
+            client.get(f"{FOUNDRY}/memory_stores/notes/items:list", params={"scope": scope})
+            for _ in range(3 * N // 2) for client in (one, two)
+        ))
+        statuses = [r.status_code for r in responses]
+        assert statuses.count(200) == N and statuses.count(429) == 2 * N
+        refused = next(r for r in responses if r.status_code == 429)
+        assert 1 <= _retry_after(refused) <= 60
+        assert refused.json()["error"]["code"] == "rate_limited"
+        # Another scope has its own window.
+        other = await two.get(f"{FOUNDRY}/memory_stores/notes/items:list",
+                              params={"scope": f"{scope}-2"})
+        assert other.status_code == 200
+
+
+async def test_without_an_answer_from_redis_each_process_counts_its_own(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(tmp_path / "data", rate_limit_per_scope=f"{N}/minute",
+                             rate_limit_redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    async with clients(settings, 2) as (one, two):
+        with caplog.at_level(logging.WARNING, logger="memvault"):
+            for client in (one, two):
+                responses = await asyncio.gather(*(
+                    client.get(f"{FOUNDRY}/memory_stores/notes/items:list", params={"scope": "u"})
+                    for _ in range(2 * N)
+                ))
+                statuses = [r.status_code for r in responses]
+                assert statuses.count(200) == N and statuses.count(429) == N
+        warnings = [r for r in caplog.records if "Redis does not answer" in r.getMessage()]
+        assert len(warnings) == 2  # once per process, not once per request

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tests.support.openai_server import ScriptedOpenAIServer, chat_completion
 from tests.support.postgres import EmbeddedPostgres, postgres_server  # noqa: F401 (fixture)
+from tests.support.redis import local_redis
 from tests.support.server import free_port
 from tests.test_cli import clean_env, run
 
@@ -117,3 +118,16 @@ def test_postgresql_is_checked_without_a_data_directory(
     assert code == 1 and statuses["database"] == "FAIL", output
     assert "secret" not in output and "check MEMVAULT_DATABASE_URL" in " ".join(
         output.replace("│", " ").split())
+
+
+def test_the_redis_of_shared_rate_limits_is_pinged(tmp_path: Path) -> None:
+    limited = {"MEMVAULT_RATE_LIMIT_PER_SCOPE": "10/second"}
+    url = local_redis().replace("redis://", "redis://:hunter2@")  # a password, to be hidden
+    code, output, statuses = doctor(env_for(tmp_path, MEMVAULT_RATE_LIMIT_REDIS_URL=url.replace(
+        ":hunter2@", ""), **limited))
+    assert code == 0 and statuses["rate-limit Redis"] == "OK", output
+    closed = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
+    code, output, statuses = doctor(env_for(tmp_path, MEMVAULT_RATE_LIMIT_REDIS_URL=closed,
+                                            **limited))
+    assert code == 0 and statuses["rate-limit Redis"] == "WARN", output
+    assert "counts rate limits on its own" in output and "hunter2" not in output

@@ -7,15 +7,11 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shutil
-import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 from agent_framework import Agent, AgentSession, HistoryProvider
 from agent_framework_openai import OpenAIChatCompletionClient
@@ -30,11 +26,11 @@ from memvault.integrations.agent_framework import (
 from memvault.integrations.agent_framework.history import session_directory
 from tests.integrations.conftest import API_KEY
 from tests.support.openai_server import RecordedRequest, ScriptedOpenAIServer, chat_completion
+from tests.support.redis import local_redis
 from tests.support.server import LiveServer, free_port
 
 pytestmark = pytest.mark.slow
 
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 PROMPT = MemvaultContextProvider.DEFAULT_CONTEXT_PROMPT
 
 
@@ -98,30 +94,7 @@ def restored(session: AgentSession) -> AgentSession:
 
 @pytest.fixture(scope="session")
 def redis_server() -> str:
-    """The Redis server on 127.0.0.1:6379, started when none is running."""
-    probe = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, socket_connect_timeout=1)
-    try:
-        try:
-            probe.ping()
-        except redis.ConnectionError:
-            if shutil.which("redis-server") is None:
-                pytest.fail("no Redis on 127.0.0.1:6379 and no redis-server to start"
-                            " (apt-get install redis-server)", pytrace=False)
-            subprocess.run(["redis-server", "--daemonize", "yes", "--bind", REDIS_HOST,
-                            "--port", str(REDIS_PORT), "--save", "", "--appendonly", "no"],
-                           check=True, capture_output=True, timeout=30)
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    probe.ping()
-                    break
-                except redis.ConnectionError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.1)
-    finally:
-        probe.close()
-    return f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
+    return local_redis()
 
 
 @pytest.fixture

@@ -34,12 +34,12 @@ class RequestAccess:
     async def require_on_schema(self, privilege: str, project: str) -> None:
         await self.policy.require_on_schema(self.principal, privilege, project)
 
-    def require_scope(self, scope: object) -> None:
+    async def require_scope(self, scope: object) -> None:
         """The caller may use ``scope``; also counts the request against the scope's rate
         limit (:mod:`memvault.api.limits`)."""
         self.policy.require_scope(self.principal, scope)
         if self.limits is not None:
-            self.limits.admit_scope(scope)
+            await self.limits.admit_scope(scope)
 
     def require_all_scopes(self, action: str) -> None:
         self.policy.require_all_scopes(self.principal, action)

@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if agents is not None:
                 await agents.aclose()
             await embeddings.aclose()
+            await app.state.rate_limits.aclose()
             await store.close()
 
     app = FastAPI(
@@ -115,7 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.auth, settings.api_key_list, None, cache_seconds=settings.auth_cache_seconds
     )
     app.state.rate_limits = RateLimits(
-        settings.rate_limit_per_principal, settings.rate_limit_per_scope
+        settings.rate_limit_per_principal, settings.rate_limit_per_scope,
+        settings.rate_limit_redis_url,
     )
     app.state.search_gate = search_gate(settings)
     app.state.ready = False

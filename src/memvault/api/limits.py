@@ -6,8 +6,12 @@ when fewer than N were admitted in the window before it, so no window of that le
 more than N, however many requests arrive at once. Over the limit is a ``RateLimited`` (429,
 ``Retry-After`` in whole seconds, at least 1) in the face's error shape.
 
-The counters live in the server process: each replica (and each ``memvault serve`` process)
-counts its own requests, so N replicas admit up to N times the limit together.
+The counters live in the server process (each replica, and each ``memvault serve`` process,
+counts its own requests, so N of them admit up to N times the limit together), or, with
+``MEMVAULT_RATE_LIMIT_REDIS_URL``, in Redis, where every process and replica that names the
+same Redis shares one window per key (the ``limits`` library's moving window: one atomic Lua
+script a request). Should Redis stop answering, each process counts on its own (and logs it)
+until Redis answers again: limits stay on, per process, rather than failing requests.
 
 The principal is the one the key check found (``anonymous`` when authentication is off); the
 scope is the one a request names, counted when the face checks the caller may use it
@@ -16,21 +20,30 @@ scope is the one a request names, counted when the face checks the caller may us
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 
 from memvault.api.auth import OPEN_PATHS, caller
 from memvault.errors import RateLimited
 
+log = logging.getLogger(__name__)
+
 WINDOWS = {"second": 1.0, "minute": 60.0}
 # Keys whose window emptied are dropped once this many are held.
 _SWEEP_AT = 10_000
+# A call to Redis that takes longer than this fails (and the process counts on its own).
+REDIS_TIMEOUT_S = 0.5
+# After a failed call, how long the process counts on its own before trying Redis again.
+REDIS_RETRY_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -68,8 +81,11 @@ class SlidingWindowLimiter:
         # Held for a few list operations only; routes may run on threads as well as the loop.
         self._lock = threading.Lock()
 
-    def admit(self, key: str) -> None:
+    async def admit(self, key: str) -> None:
         """Count one call of ``key``, or raise ``RateLimited`` (the call is not counted)."""
+        self.admit_now(key)
+
+    def admit_now(self, key: str) -> None:
         limit, window = self.rate.limit, self.rate.window
         with self._lock:
             now = self._clock()
@@ -81,12 +97,7 @@ class SlidingWindowLimiter:
             while times and times[0] <= now - window:
                 times.popleft()
             if len(times) >= limit:
-                wait = times[0] + window - now
-                raise RateLimited(
-                    f"Rate limit of {limit} requests per {_unit(window)} per {self.what} exceeded;"
-                    f" retry after {max(1, math.ceil(wait))} s",
-                    retry_after=math.ceil(wait),
-                )
+                raise _limited(self.rate, self.what, times[0] + window - now)
             times.append(now)
 
     def _sweep(self, now: float) -> None:
@@ -94,25 +105,100 @@ class SlidingWindowLimiter:
         self._admitted = {k: v for k, v in self._admitted.items() if v and v[-1] > now - window}
 
 
+class SharedWindowLimiter:
+    """:class:`SlidingWindowLimiter`'s contract, with the window kept in Redis and shared by
+    every limiter of the same ``rate`` and ``what`` on that Redis. While Redis does not answer,
+    ``local`` counts instead (see the module docstring)."""
+
+    def __init__(self, rate: Rate, what: str, windows: Any) -> None:
+        """``windows``: a ``limits`` moving-window strategy over the Redis storage."""
+        from limits import RateLimitItemPerMinute, RateLimitItemPerSecond
+        from redis.exceptions import RedisError
+
+        self._errors = (RedisError, OSError)
+        self.rate = rate
+        self.what = what
+        self.local = SlidingWindowLimiter(rate, what)
+        per = RateLimitItemPerSecond if rate.window == 1.0 else RateLimitItemPerMinute
+        self._item = per(rate.limit, 1)
+        self._limiter = windows
+        self._local_until = 0.0
+
+    async def admit(self, key: str) -> None:
+        """Count one call of ``key``, or raise ``RateLimited`` (the call is not counted)."""
+        if time.monotonic() < self._local_until:
+            return self.local.admit_now(key)
+        # A scope is counted before it is validated: an over-long one names its key by digest.
+        name = key if len(key) <= 200 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+        try:
+            admitted = await self._limiter.hit(self._item, self.what, name)
+            if not admitted:
+                stats = await self._limiter.get_window_stats(self._item, self.what, name)
+        except self._errors as error:
+            if not self._local_until:
+                log.warning("rate limits: Redis does not answer (%s); this process counts its"
+                            " own requests until it does", error)
+            self._local_until = time.monotonic() + REDIS_RETRY_S
+            return self.local.admit_now(key)
+        if self._local_until:
+            log.warning("rate limits: Redis answers again")
+            self._local_until = 0.0
+        if not admitted:
+            raise _limited(self.rate, self.what, stats.reset_time - time.time())
+        return None
+
+
+def _limited(rate: Rate, what: str, wait: float) -> RateLimited:
+    return RateLimited(
+        f"Rate limit of {rate.limit} requests per {_unit(rate.window)} per {what} exceeded;"
+        f" retry after {max(1, math.ceil(wait))} s",
+        retry_after=math.ceil(wait),
+    )
+
+
 def _unit(window: float) -> str:
     return "second" if window == 1.0 else "minute"
 
 
-def _limiter(rate: Rate | None, what: str) -> SlidingWindowLimiter | None:
-    return SlidingWindowLimiter(rate, what) if rate is not None else None
-
-
 class RateLimits:
-    """The limiters of one app, from its settings; a limiter is None when its limit is off."""
+    """The limiters of one app, from its settings; a limiter is None when its limit is off.
+    With ``redis_url``, they count in Redis (call :meth:`aclose` when done)."""
 
-    def __init__(self, per_principal: str, per_scope: str) -> None:
-        self.principal = _limiter(Rate.parse(per_principal), "principal")
-        self.scope = _limiter(Rate.parse(per_scope), "scope")
+    def __init__(self, per_principal: str, per_scope: str, redis_url: str = "") -> None:
+        principal, scope = Rate.parse(per_principal), Rate.parse(per_scope)
+        self._pool = self._windows = None
+        if redis_url and (principal or scope):
+            from limits.aio.storage import RedisStorage
+            from limits.aio.strategies import MovingWindowRateLimiter
+            from redis.asyncio import ConnectionPool
 
-    def admit_scope(self, scope: object) -> None:
+            self._pool = ConnectionPool.from_url(
+                redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
+            )
+            self._windows = MovingWindowRateLimiter(RedisStorage(
+                "async+redis://", implementation="redispy", connection_pool=self._pool,
+                key_prefix="memvault",
+            ))  # fmt: skip
+        self.principal = self._limiter(principal, "principal")
+        self.scope = self._limiter(scope, "scope")
+
+    def _limiter(
+        self, rate: Rate | None, what: str
+    ) -> SlidingWindowLimiter | SharedWindowLimiter | None:
+        if rate is None:
+            return None
+        if self._windows is not None:
+            return SharedWindowLimiter(rate, what, self._windows)
+        return SlidingWindowLimiter(rate, what)
+
+    async def admit_scope(self, scope: object) -> None:
         """Count one request naming ``scope`` (a malformed scope is left to validation)."""
         if self.scope is not None and isinstance(scope, str):
-            self.scope.admit(scope)
+            await self.scope.admit(scope)
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            await self._pool.disconnect()
 
 
 def request_limits(request: Request) -> RateLimits | None:
@@ -124,4 +210,4 @@ async def limit_principal(request: Request) -> None:
     limits = request_limits(request)
     if limits is None or limits.principal is None or request.url.path in OPEN_PATHS:
         return
-    limits.principal.admit(caller(request).name)
+    await limits.principal.admit(caller(request).name)

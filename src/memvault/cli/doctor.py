@@ -3,9 +3,9 @@ and what to do about a WARN or a FAIL; the command exits 1 when any check fails.
 
 Checks, in order: the settings in effect (secrets redacted), the data directory and its free
 space, the database (reachable, migrated; read-only: nothing is created or migrated), the local
-embedding model (loaded, and one test embedding), the embedding models of remote stores, and the
+embedding model (loaded, and one test embedding), the embedding models of remote stores, the
 LLM endpoint when one is configured (reachable within a few seconds, and the chat models the
-stores name).
+stores name), and the Redis of shared rate limits when one is named.
 """
 
 from __future__ import annotations
@@ -75,6 +75,8 @@ def settings_table(settings: Settings) -> Table:
             shown = display_url(settings.resolved_database_url)
             if value is None:
                 shown += " (from the data directory)"
+        elif name.endswith("_url") and value:
+            shown = display_url(str(value))
         else:
             shown = "" if value is None else str(value)
         shown = escape(shown)
@@ -128,6 +130,7 @@ async def run_checks(settings: Settings) -> list[Check]:
     checks.append(await asyncio.to_thread(check_local_model, settings))
     checks += await check_remote_embeddings(settings, stores)
     checks += await check_llm(settings, stores)
+    checks += await check_rate_limit_redis(settings)
     return checks
 
 
@@ -366,3 +369,30 @@ async def _reach(settings: Settings) -> tuple[str, str] | None:
     finally:
         await client.close()
     return None
+
+
+# -- the Redis of shared rate limits ----------------------------------------------------------
+
+
+async def check_rate_limit_redis(settings: Settings) -> list[Check]:
+    if not settings.rate_limit_redis_url:
+        return []
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    from memvault.storage import display_url
+
+    where = display_url(settings.rate_limit_redis_url)
+    if not (settings.rate_limit_per_principal or settings.rate_limit_per_scope):
+        return [Check("rate-limit Redis", "WARN", f"{where} is named, but no rate limit is set",
+                      "set MEMVAULT_RATE_LIMIT_PER_PRINCIPAL or MEMVAULT_RATE_LIMIT_PER_SCOPE")]
+    client = Redis.from_url(settings.rate_limit_redis_url, socket_timeout=PROBE_TIMEOUT_S,
+                            socket_connect_timeout=PROBE_TIMEOUT_S)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        return [Check("rate-limit Redis", "WARN", f"{where}: {type(exc).__name__}: {exc}",
+                      "until it answers, each server process counts rate limits on its own")]
+    finally:
+        await client.aclose()
+    return [Check("rate-limit Redis", "OK", f"{where} answers: every process counts there")]

@@ -77,7 +77,7 @@ async def _store(
 
 async def _in_scope(request: Request, scope: object) -> None:
     """A key restricted to one scope names no other (``Forbidden``)."""
-    (await request_access(request)).require_scope(scope)
+    await (await request_access(request)).require_scope(scope)
 
 
 # -- memory stores ---------------------------------------------------------------------------

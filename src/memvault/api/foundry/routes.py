@@ -66,7 +66,7 @@ async def _memory_in_scope(
 ) -> None:
     """A key restricted to one scope reaches a memory by id only in that scope."""
     if access.principal.scope is not None:
-        access.require_scope((await service.get_memory(store, memory_id)).scope)
+        await access.require_scope((await service.get_memory(store, memory_id)).scope)
 
 
 def _memory_list(page: Any) -> dict[str, Any]:
@@ -118,7 +118,7 @@ async def search_memories(
 ) -> JSONResponse:
     async with admit_search(request):  # or 503 overloaded, before any work
         store = await _store(service, project, name, access, READ_MEMORY_STORE, recent=True)
-        access.require_scope(body.scope)
+        await access.require_scope(body.scope)
         texts = wire.message_texts(body.items)
         query = "\n".join(text for _, text in texts)
         max_memories = body.options.max_memories if body.options else None
@@ -141,7 +141,7 @@ async def update_memories(
     project: ProjectName, name: StoreName, body: wire.UpdateIn, service: Service, access: Access
 ) -> JSONResponse:
     store = await _store(service, project, name, access, WRITE_MEMORY_STORE)
-    access.require_scope(body.scope)
+    await access.require_scope(body.scope)
     job = await service.submit_update(
         store,
         body.scope,
@@ -161,7 +161,7 @@ async def get_update(
 ) -> JSONResponse:
     store = await _store(service, project, name, access, READ_MEMORY_STORE)
     job = await service.get_update(store, update_id)
-    access.require_scope(job.scope)
+    await access.require_scope(job.scope)
     return JSONResponse(wire.update_json(job), headers=RETRY_AFTER)
 
 
@@ -171,7 +171,7 @@ async def delete_scope(
     service: Service, access: Access,
 ) -> dict:
     store = await _store(service, project, name, access, WRITE_MEMORY_STORE)
-    access.require_scope(body.scope)
+    await access.require_scope(body.scope)
     count = await service.delete_scope(store, body.scope, actor=caller(request).name)
     return {
         "object": "memory_store.scope.deleted",
@@ -211,7 +211,7 @@ async def list_memories(
 ) -> dict:
     store = await _store(service, project, name, access, READ_MEMORY_STORE)
     scope = body.scope if body and body.scope is not None else scope
-    access.require_scope(scope)
+    await access.require_scope(scope)
     page = await service.list_memories(
         store,
         scope,
@@ -239,7 +239,7 @@ async def create_memory(
     access: Access,
 ) -> dict:
     store = await _store(service, project, name, access, WRITE_MEMORY_STORE)
-    access.require_scope(body.scope)
+    await access.require_scope(body.scope)
     memory = await service.add_memory(store, body.scope, body.kind, body.content)
     return wire.memory_json(memory)
 
@@ -250,7 +250,7 @@ async def get_memory(
 ) -> dict:
     store = await _store(service, project, name, access, READ_MEMORY_STORE)
     memory = await service.get_memory(store, memory_id)
-    access.require_scope(memory.scope)
+    await access.require_scope(memory.scope)
     return wire.memory_json(memory)
 
 
