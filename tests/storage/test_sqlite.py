@@ -272,6 +272,46 @@ async def test_other_process_holding_the_write_lock(tmp_path: Path) -> None:
         await store.close()
 
 
+def hold_exclusively(path: Path) -> sqlite3.Connection:
+    """A connection of "another process" that keeps everyone else out of ``path`` until closed."""
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("CREATE TABLE IF NOT EXISTS other (x)")  # takes the lock
+    return holder
+
+
+async def test_start_waits_for_a_database_busy_longer_than_the_busy_timeout(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    await (await opened(tmp_path / "b.db")).close()  # an existing database, in WAL mode
+    holder = hold_exclusively(tmp_path / "b.db")
+    store = SQLiteStore(tmp_path / "b.db", SETTINGS)
+    store.database.busy_timeout_ms = 100
+    loop = asyncio.get_running_loop()
+    loop.call_later(1.0, holder.close)
+    started = time.monotonic()
+    await store.open()  # a server or worker starting now waits, where it used to exit
+    try:
+        assert time.monotonic() - started >= 0.9
+        assert "b.db is busy (SQLITE_BUSY" in caplog.text
+        await store.create_store(memory_store())
+    finally:
+        await store.close()
+
+
+async def test_start_gives_up_on_a_database_that_stays_busy(tmp_path: Path) -> None:
+    await (await opened(tmp_path / "b.db")).close()
+    holder = hold_exclusively(tmp_path / "b.db")
+    store = SQLiteStore(tmp_path / "b.db", SETTINGS)
+    store.database.busy_timeout_ms = 100
+    store.database.start_timeout = 0.5
+    try:
+        with pytest.raises(ServiceUnavailable, match="busy"):
+            await store.open()
+    finally:
+        holder.close()
+
+
 _UNCLOSED = """
 import asyncio, sys
 from memvault.settings import Settings

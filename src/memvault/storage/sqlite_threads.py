@@ -28,6 +28,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -114,6 +115,8 @@ class SQLiteDatabase:
     ``max_batch=1`` turns group commit off: one transaction per write (the benchmark's baseline).
     ``max_pages`` caps the database's size (``PRAGMA max_page_count``, set on the write connection
     after ``setup``); 0 leaves it uncapped.
+    ``start_timeout`` is how long :meth:`start` waits for a database that other processes keep
+    busy (each statement already waits ``busy_timeout_ms``) before it gives up.
     """
 
     def __init__(
@@ -126,6 +129,7 @@ class SQLiteDatabase:
         max_batch: int = 64,
         max_pages: int = 0,
         setup: Callable[[sqlite3.Connection], Any] | None = None,
+        start_timeout: float = 60.0,
     ) -> None:
         if synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
             raise ValueError(f"synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
@@ -134,6 +138,7 @@ class SQLiteDatabase:
         self.busy_timeout_ms = busy_timeout_ms
         self.max_batch = max(1, max_batch)
         self.max_pages = max(0, max_pages)
+        self.start_timeout = start_timeout
         self.stats = WriterStats()
         self._readers = readers
         self._setup = setup
@@ -238,13 +243,7 @@ class SQLiteDatabase:
             return
         try:
             try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-                conn.execute("PRAGMA foreign_keys = ON")
-                if self._setup is not None:
-                    self._setup(conn)
-                if self.max_pages:
-                    conn.execute(f"PRAGMA max_page_count = {int(self.max_pages)}")
+                self._prepare(conn)
             except BaseException as exc:
                 ready.set_exception(exc)
                 return
@@ -267,6 +266,44 @@ class SQLiteDatabase:
                 self._run_batch(conn, batch)
         finally:
             conn.close()
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """Set the write connection up and run ``setup``, trying again while the database is
+        busy, until ``start_timeout``.
+
+        A process starting beside others can find the database busy for longer than
+        ``busy_timeout``, or be answered SQLITE_BUSY without SQLite waiting at all (while another
+        connection recovers the WAL after a crash, or cleans up as the last one to close:
+        https://sqlite.org/wal.html#sometimes_queries_return_sqlite_busy_in_wal_mode). A
+        server or worker should wait for that, not exit. ``setup`` must be safe to run again
+        after it failed (migrations are: each runs in its own transaction).
+        """
+        deadline = time.monotonic() + self.start_timeout
+        delay = 0.05
+        while True:
+            started = time.monotonic()
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+                conn.execute("PRAGMA foreign_keys = ON")
+                if self._setup is not None:
+                    self._setup(conn)
+                if self.max_pages:
+                    conn.execute(f"PRAGMA max_page_count = {int(self.max_pages)}")
+                return
+            except sqlite3.OperationalError as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                busy = (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
+                if not busy or self._closed or time.monotonic() + delay > deadline:
+                    raise
+                log.warning(
+                    "%s is busy (%s after %.2f s); trying again in %.2f s",
+                    self.path.name, getattr(exc, "sqlite_errorname", exc),
+                    time.monotonic() - started, delay,
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_WriteTask]) -> None:
         # Once marked running, a task can no longer be cancelled by its caller.
