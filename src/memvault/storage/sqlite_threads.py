@@ -272,8 +272,9 @@ class SQLiteDatabase:
         busy, until ``start_timeout``.
 
         A process starting beside others can find the database busy for longer than
-        ``busy_timeout``, or be answered SQLITE_BUSY without SQLite waiting at all (while another
-        connection recovers the WAL after a crash, or cleans up as the last one to close:
+        ``busy_timeout``, or be answered SQLITE_BUSY without SQLite waiting at all (seen when
+        several processes start on a new file, which each turns to WAL mode; SQLite also answers
+        so while another connection recovers the WAL after a crash:
         https://sqlite.org/wal.html#sometimes_queries_return_sqlite_busy_in_wal_mode). A
         server or worker should wait for that, not exit. ``setup`` must be safe to run again
         after it failed (migrations are: each runs in its own transaction).
