@@ -272,21 +272,22 @@ async def test_other_process_holding_the_write_lock(tmp_path: Path) -> None:
         await store.close()
 
 
-def hold_exclusively(path: Path) -> sqlite3.Connection:
-    """A connection of "another process" that keeps everyone else out of ``path`` until closed."""
+async def held_elsewhere(path: Path) -> tuple[sqlite3.Connection, SQLiteStore]:
+    """An existing database (in WAL mode) that a connection of "another process" keeps everyone
+    else out of until closed, and an unopened store on it that waits 100 ms a statement."""
+    await (await opened(path)).close()
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("PRAGMA locking_mode = EXCLUSIVE")
     holder.execute("CREATE TABLE IF NOT EXISTS other (x)")  # takes the lock
-    return holder
+    store = SQLiteStore(path, SETTINGS)
+    store.database.busy_timeout_ms = 100
+    return holder, store
 
 
 async def test_start_waits_for_a_database_busy_longer_than_the_busy_timeout(
     tmp_path: Path, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    await (await opened(tmp_path / "b.db")).close()  # an existing database, in WAL mode
-    holder = hold_exclusively(tmp_path / "b.db")
-    store = SQLiteStore(tmp_path / "b.db", SETTINGS)
-    store.database.busy_timeout_ms = 100
+    holder, store = await held_elsewhere(tmp_path / "b.db")
     loop = asyncio.get_running_loop()
     loop.call_later(1.0, holder.close)
     started = time.monotonic()
@@ -300,10 +301,7 @@ async def test_start_waits_for_a_database_busy_longer_than_the_busy_timeout(
 
 
 async def test_start_gives_up_on_a_database_that_stays_busy(tmp_path: Path) -> None:
-    await (await opened(tmp_path / "b.db")).close()
-    holder = hold_exclusively(tmp_path / "b.db")
-    store = SQLiteStore(tmp_path / "b.db", SETTINGS)
-    store.database.busy_timeout_ms = 100
+    holder, store = await held_elsewhere(tmp_path / "b.db")
     store.database.start_timeout = 0.5
     try:
         with pytest.raises(ServiceUnavailable, match="busy"):

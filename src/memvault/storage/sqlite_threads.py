@@ -98,7 +98,7 @@ def translate_error(exc: BaseException) -> BaseException:
         ("SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_CORRUPT")
     ):  # FTS5 reports a read that failed with EIO as SQLITE_CORRUPT
         error = StorageFailed(f"the database's storage failed ({message}); nothing was written")
-    elif isinstance(exc, sqlite3.OperationalError) and ("locked" in message or "busy" in message):
+    elif is_busy(exc):
         error = ServiceUnavailable(
             "the database is busy (another process holds its write lock); retry"
         )
@@ -106,6 +106,15 @@ def translate_error(exc: BaseException) -> BaseException:
         error = MemvaultError(f"storage error: {message}")
     error.__cause__ = exc
     return error
+
+
+def is_busy(exc: BaseException) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED (any extended code): another connection holds a lock that
+    this call needed; trying again later may succeed."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    return isinstance(exc, sqlite3.OperationalError) and code in (
+        sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
+    )
 
 
 class SQLiteDatabase:
@@ -292,11 +301,8 @@ class SQLiteDatabase:
                 if self.max_pages:
                     conn.execute(f"PRAGMA max_page_count = {int(self.max_pages)}")
                 return
-            except sqlite3.OperationalError as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                busy = (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
-                if not busy or self._closed or time.monotonic() + delay > deadline:
+            except sqlite3.Error as exc:  # setup rolls back what it began
+                if not is_busy(exc) or self._closed or time.monotonic() + delay > deadline:
                     raise
                 log.warning(
                     "%s is busy (%s after %.2f s); trying again in %.2f s",
